@@ -1,0 +1,616 @@
+"""SIP requests and responses (RFC 3261 §7, §20, §25), parsed lazily.
+
+Theory of operation
+-------------------
+``parse_message`` does the least work that framing and routing need: it
+splits the start line and the header lines, unfolds continuation lines and
+maps compact names to full names (RFC 3261 §7.3.3). Nothing else is parsed
+until somebody asks: a header value turns into a typed object (``Via``,
+``NameAddr``, ``CSeq`` ...) on first access and is cached until the message
+is changed. Each header line remembers its original text, so a header nobody
+touched is forwarded byte for byte, whatever its case, spacing or folding.
+
+A header may occur on several lines, and list-valued headers (Via, Route,
+Contact ...; RFC 3261 §7.3.1) may also join several values with commas.
+``get_all`` sees both forms as one list; ``count`` counts values;
+``header_values`` returns one raw value per line (what a proxy sees of an
+unknown ``X-`` header).
+
+``validate_request``/``validate_response`` apply the checks a server makes
+before it hands a message to a transaction (mandatory headers, CSeq, the
+Request-URI, version), raising :class:`SipParseError` with a reason phrase
+naming the defect; the transport layer answers it with 400 (or 505, 513).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ims.sip.errors import SipLimitError, SipParseError
+from ims.sip.headers.cseq import CSeq, parse_cseq
+from ims.sip.headers.nameaddr import NameAddr, parse_name_addr
+from ims.sip.headers.params import split_list
+from ims.sip.headers.via import Via, parse_via
+from ims.sip.uri import Uri, parse_uri
+
+SIP_VERSION = "SIP/2.0"
+
+#: RFC 3261 §7.3.3 and the registries of later RFCs: compact form -> full name.
+COMPACT_FORMS = {
+    "i": "call-id", "m": "contact", "e": "content-encoding", "l": "content-length",
+    "c": "content-type", "f": "from", "s": "subject", "k": "supported", "t": "to",
+    "v": "via", "o": "event", "r": "refer-to", "u": "allow-events", "a": "accept-contact",
+    "j": "reject-contact", "d": "request-disposition", "x": "session-expires",
+    "b": "referred-by", "y": "identity", "n": "identity-info",
+}
+
+#: Spelling used when this core adds a header (lower-case key -> display name).
+CANONICAL_NAMES = {
+    "call-id": "Call-ID", "cseq": "CSeq", "www-authenticate": "WWW-Authenticate",
+    "p-asserted-identity": "P-Asserted-Identity", "p-preferred-identity": "P-Preferred-Identity",
+    "p-associated-uri": "P-Associated-URI", "p-visited-network-id": "P-Visited-Network-ID",
+    "p-charging-vector": "P-Charging-Vector", "p-access-network-info": "P-Access-Network-Info",
+    "p-charging-function-addresses": "P-Charging-Function-Addresses",
+    "mime-version": "MIME-Version", "sip-etag": "SIP-ETag", "sip-if-match": "SIP-If-Match",
+}
+
+#: Headers whose grammar is a comma-separated list (RFC 3261 §7.3.1 and the
+#: RFCs defining them), so comma-joined values are separate elements.
+LIST_HEADERS = frozenset({
+    "via", "route", "record-route", "contact", "path", "service-route",
+    "p-associated-uri", "p-asserted-identity", "p-preferred-identity",
+    "supported", "require", "proxy-require", "unsupported", "allow", "allow-events",
+    "accept", "accept-encoding", "accept-language", "content-encoding",
+    "security-client", "security-server", "security-verify", "in-reply-to",
+    "warning", "call-info", "alert-info", "error-info", "reason",
+    "accept-contact", "reject-contact", "request-disposition",
+})
+
+#: Headers that must appear at most once (RFC 3261 §20; RFC 4475 §3.1.2.19).
+SINGLE_HEADERS = ("call-id", "cseq", "from", "to", "max-forwards", "content-length",
+                  "content-type", "expires")
+
+#: Standard reason phrases (RFC 3261 §21 and extensions used by the IMS).
+REASON_PHRASES = {
+    100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
+    183: "Session Progress", 200: "OK", 202: "Accepted", 204: "No Notification",
+    300: "Multiple Choices", 301: "Moved Permanently", 302: "Moved Temporarily",
+    305: "Use Proxy", 380: "Alternative Service", 400: "Bad Request", 401: "Unauthorized",
+    402: "Payment Required", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    406: "Not Acceptable", 407: "Proxy Authentication Required", 408: "Request Timeout",
+    410: "Gone", 412: "Conditional Request Failed", 413: "Request Entity Too Large",
+    414: "Request-URI Too Long", 415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme", 420: "Bad Extension", 421: "Extension Required",
+    423: "Interval Too Brief", 480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist", 482: "Loop Detected", 483: "Too Many Hops",
+    484: "Address Incomplete", 485: "Ambiguous", 486: "Busy Here", 487: "Request Terminated",
+    488: "Not Acceptable Here", 489: "Bad Event", 491: "Request Pending",
+    493: "Undecipherable", 494: "Security Agreement Required",
+    500: "Server Internal Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Server Time-out", 505: "Version Not Supported",
+    513: "Message Too Large", 600: "Busy Everywhere", 603: "Decline",
+    604: "Does Not Exist Anywhere", 606: "Not Acceptable",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds enforced before parsing work grows (architecture: boundaries)."""
+
+    max_message_size: int = 65536
+    """Largest message accepted, start line to end of body, in bytes."""
+    max_headers: int = 128
+    """Most header lines (after unfolding) in one message."""
+    max_line_length: int = 8192
+    """Longest start line or (unfolded) header line, in bytes."""
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def canonical_key(name: str) -> str:
+    """Lower-case full header name for ``name`` (compact forms expanded)."""
+    key = name.lower()
+    return COMPACT_FORMS.get(key, key)
+
+
+def display_name_for(key: str) -> str:
+    """How this core spells header ``key`` when it writes one."""
+    return CANONICAL_NAMES.get(key) or "-".join(p.capitalize() for p in key.split("-"))
+
+
+class HeaderField:
+    """One header line: its key, the name as written, the value, the raw text.
+
+    ``raw`` is the original line (continuations included) or ``None`` for a
+    field this core created or changed; ``None`` serialises as ``Name: value``.
+    """
+
+    __slots__ = ("key", "name", "value", "raw")
+
+    def __init__(self, key: str, name: str, value: str, raw: str | None = None) -> None:
+        self.key = key
+        self.name = name
+        self.value = value
+        self.raw = raw
+
+    def line(self) -> str:
+        return self.raw if self.raw is not None else f"{self.name}: {self.value}"
+
+    def __repr__(self) -> str:
+        return f"HeaderField({self.name!r}, {self.value!r})"
+
+
+class Message:
+    """Common part of :class:`Request` and :class:`Response`."""
+
+    __slots__ = ("fields", "body", "_cache")
+
+    def __init__(self, fields: list[HeaderField] | None = None, body: bytes = b"") -> None:
+        self.fields: list[HeaderField] = fields if fields is not None else []
+        self.body = body
+        self._cache: dict[str, Any] = {}
+
+    # -- generic access -------------------------------------------------
+    def header_values(self, name: str) -> list[str]:
+        """One value per header line named ``name``, as written (unfolded)."""
+        key = canonical_key(name)
+        return [f.value for f in self.fields if f.key == key]
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name``: lines in order, list headers split at commas."""
+        key = canonical_key(name)
+        values = [f.value for f in self.fields if f.key == key]
+        if key in LIST_HEADERS:
+            return [item for v in values for item in split_list(v)]
+        return values
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of ``name`` (first list element for list headers)."""
+        key = canonical_key(name)
+        for f in self.fields:
+            if f.key == key:
+                if key in LIST_HEADERS:
+                    items = split_list(f.value)
+                    return items[0] if items else default
+                return f.value
+        return default
+
+    def count(self, name: str) -> int:
+        """How many values of ``name`` there are (see :meth:`get_all`)."""
+        return len(self.get_all(name))
+
+    def has(self, name: str) -> bool:
+        key = canonical_key(name)
+        return any(f.key == key for f in self.fields)
+
+    # -- mutation -------------------------------------------------------
+    def add(self, name: str, value: str, *, first: bool = False) -> None:
+        """Add a header line; ``first`` puts it above the existing lines of that name."""
+        key = canonical_key(name)
+        field = HeaderField(key, display_name_for(key), value)
+        self._cache.clear()
+        positions = [i for i, f in enumerate(self.fields) if f.key == key]
+        if first:
+            self.fields.insert(positions[0] if positions else 0, field)
+        elif positions:
+            self.fields.insert(positions[-1] + 1, field)
+        else:
+            self.fields.append(field)
+
+    def set(self, name: str, value: str) -> None:
+        """Replace every line of ``name`` by one line with ``value``."""
+        key = canonical_key(name)
+        self._cache.clear()
+        for i, f in enumerate(self.fields):
+            if f.key == key:
+                self.fields[i] = HeaderField(key, display_name_for(key), value)
+                self.fields[i + 1 :] = [g for g in self.fields[i + 1 :] if g.key != key]
+                return
+        self.fields.append(HeaderField(key, display_name_for(key), value))
+
+    def remove(self, name: str) -> int:
+        """Remove every line of ``name``; returns how many lines went."""
+        key = canonical_key(name)
+        before = len(self.fields)
+        self.fields = [f for f in self.fields if f.key != key]
+        self._cache.clear()
+        return before - len(self.fields)
+
+    def pop_first(self, name: str) -> str | None:
+        """Remove and return the first value of a list header (Via or Route pop).
+
+        When that value shares its line with others (comma-joined), only it
+        is removed and the rest of the line stays.
+        """
+        key = canonical_key(name)
+        for i, f in enumerate(self.fields):
+            if f.key != key:
+                continue
+            self._cache.clear()
+            items = split_list(f.value)
+            if len(items) <= 1:
+                del self.fields[i]
+                return items[0] if items else None
+            self.fields[i] = HeaderField(key, f.name, ", ".join(items[1:]))
+            return items[0]
+        return None
+
+    # -- typed accessors ------------------------------------------------
+    def _typed(self, key: str, build: Any) -> Any:
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    @property
+    def vias(self) -> list[Via]:
+        """Every Via value, top first."""
+        return self._typed("via", lambda: [parse_via(v) for v in self.get_all("via")])  # type: ignore[no-any-return]
+
+    @property
+    def top_via(self) -> Via:
+        """The topmost Via. Raises SipParseError if there is none."""
+        vias = self.vias
+        if not vias:
+            raise SipParseError("Missing Via")
+        return vias[0]
+
+    @property
+    def call_id(self) -> str:
+        value = self.get("call-id")
+        if not value:
+            raise SipParseError("Missing Call-ID")
+        return value
+
+    @property
+    def cseq(self) -> CSeq:
+        def build() -> CSeq:
+            value = self.get("cseq")
+            if value is None:
+                raise SipParseError("Missing CSeq")
+            return parse_cseq(value)
+
+        return self._typed("cseq", build)  # type: ignore[no-any-return]
+
+    @property
+    def from_(self) -> NameAddr:
+        return self._typed("from", lambda: _required_addr(self, "from"))  # type: ignore[no-any-return]
+
+    @property
+    def to(self) -> NameAddr:
+        return self._typed("to", lambda: _required_addr(self, "to"))  # type: ignore[no-any-return]
+
+    def addresses(self, name: str) -> list[NameAddr]:
+        """Every value of an address list header (Contact, Route, Path ...)."""
+        key = canonical_key(name)
+        return self._typed(  # type: ignore[no-any-return]
+            key, lambda: [parse_name_addr(v) for v in self.get_all(key) if v != "*"]
+        )
+
+    @property
+    def contacts(self) -> list[NameAddr]:
+        return self.addresses("contact")
+
+    @property
+    def routes(self) -> list[NameAddr]:
+        return self.addresses("route")
+
+    @property
+    def record_routes(self) -> list[NameAddr]:
+        return self.addresses("record-route")
+
+    @property
+    def max_forwards(self) -> int | None:
+        """Max-Forwards (RFC 3261 §20.22), None if absent."""
+        value = self.get("max-forwards")
+        if value is None:
+            return None
+        if not value.isdigit() or int(value) > 255:
+            raise SipParseError("Bad Max-Forwards")
+        return int(value)
+
+    @property
+    def expires(self) -> int | None:
+        """The Expires header (RFC 3261 §20.19), None if absent."""
+        value = self.get("expires")
+        if value is None:
+            return None
+        if not value.isdigit() or int(value) > 2**32 - 1:
+            raise SipParseError("Bad Expires")
+        return int(value)
+
+    @property
+    def content_type(self) -> str | None:
+        return self.get("content-type")
+
+    def option_tags(self, name: str) -> list[str]:
+        """Option tags of Supported/Require/Proxy-Require/Unsupported, lower-cased."""
+        return [v.lower() for v in self.get_all(name)]
+
+    # -- serialisation --------------------------------------------------
+    def start_line(self) -> str:
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        """Serialise; Content-Length is set to the body's real length."""
+        length = str(len(self.body))
+        lines = [self.start_line()]
+        have_length = False
+        for f in self.fields:
+            if f.key == "content-length":
+                if have_length:
+                    continue
+                have_length = True
+                lines.append(f.line() if f.value == length else f"{f.name}: {length}")
+            else:
+                lines.append(f.line())
+        if not have_length:
+            lines.append(f"Content-Length: {length}")
+        head = "\r\n".join(lines) + "\r\n\r\n"
+        return head.encode("utf-8", "surrogateescape") + self.body
+
+    def __bytes__(self) -> bytes:
+        return self.to_bytes()
+
+
+class Request(Message):
+    """A SIP request. ``uri`` is parsed from ``uri_text`` on first access."""
+
+    __slots__ = ("method", "uri_text", "version", "_uri")
+
+    def __init__(
+        self,
+        method: str,
+        uri: str | Uri,
+        fields: list[HeaderField] | None = None,
+        body: bytes = b"",
+        version: str = SIP_VERSION,
+    ) -> None:
+        super().__init__(fields, body)
+        self.method = method
+        self.version = version
+        self._uri: Uri | None = None if isinstance(uri, str) else uri
+        self.uri_text = uri if isinstance(uri, str) else str(uri)
+
+    @property
+    def uri(self) -> Uri:
+        """The Request-URI (parsed lazily). Raises SipParseError if malformed."""
+        if self._uri is None:
+            self._uri = parse_uri(self.uri_text)
+        return self._uri
+
+    @uri.setter
+    def uri(self, value: Uri) -> None:
+        self._uri = value
+        self.uri_text = str(value)
+
+    def start_line(self) -> str:
+        if self._uri is not None:
+            self.uri_text = str(self._uri)
+        return f"{self.method} {self.uri_text} {self.version}"
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.uri_text}>"
+
+
+class Response(Message):
+    """A SIP response."""
+
+    __slots__ = ("status", "reason", "version")
+
+    def __init__(
+        self,
+        status: int,
+        reason: str | None = None,
+        fields: list[HeaderField] | None = None,
+        body: bytes = b"",
+        version: str = SIP_VERSION,
+    ) -> None:
+        super().__init__(fields, body)
+        self.status = status
+        self.reason = REASON_PHRASES.get(status, "") if reason is None else reason
+        self.version = version
+
+    def start_line(self) -> str:
+        return f"{self.version} {self.status} {self.reason}"
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.reason}>"
+
+
+def _required_addr(msg: Message, key: str) -> NameAddr:
+    values = msg.header_values(key)
+    if not values:
+        raise SipParseError(f"Missing {display_name_for(key)}")
+    return parse_name_addr(values[0])
+
+
+# -- parsing ---------------------------------------------------------------
+def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request | Response:
+    """Parse one whole SIP message (a datagram, or one message framed from a stream).
+
+    A body longer than Content-Length is cut to it (RFC 3261 §18.3); a
+    Content-Length larger than the body is an error.
+
+    Raises:
+        SipLimitError: the message is too large (513) or has too many or
+            too long header lines (400).
+        SipParseError: the message is malformed; ``reason`` names the defect.
+    """
+    if len(data) > limits.max_message_size:
+        raise SipLimitError("Message Too Large", 513)
+    end = data.find(b"\r\n\r\n")
+    if end >= 0:
+        head, body, nl = data[:end], data[end + 4 :], "\r\n"
+    else:
+        end = data.find(b"\n\n")
+        if end < 0:
+            raise SipParseError("Missing empty line after headers")
+        head, body, nl = data[:end], data[end + 2 :], "\n"
+    text = head.decode("utf-8", "surrogateescape")
+    lines = text.split(nl)
+    msg = _parse_start_line(lines[0].lstrip("\r\n"), limits)
+    msg.fields = _parse_fields(lines, nl, limits)
+    msg.body = _cut_body(msg, body)
+    return msg
+
+
+def _parse_start_line(line: str, limits: Limits) -> Request | Response:
+    if len(line) > limits.max_line_length:
+        raise SipLimitError("Start line too long")
+    if line.startswith("SIP/"):
+        return _parse_status_line(line)
+    parts = line.split(" ")
+    if len(parts) != 3 or not all(parts):
+        raise SipParseError("Bad request line")
+    method, uri, version = parts
+    if not _is_token(method):
+        raise SipParseError("Bad method")
+    if not version.upper().startswith("SIP/"):
+        raise SipParseError("Bad SIP version")
+    return Request(method, uri, version=version)
+
+
+def _parse_status_line(line: str) -> Response:
+    version, _, rest = line.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
+        raise SipParseError("Bad status code")
+    return Response(int(code), reason, version=version)
+
+
+def _parse_fields(lines: list[str], nl: str, limits: Limits) -> list[HeaderField]:
+    fields: list[HeaderField] = []
+    for line in lines[1:]:
+        if len(line) > limits.max_line_length:
+            raise SipLimitError("Header line too long")
+        if line[:1] in (" ", "\t"):
+            if not fields:
+                raise SipParseError("Continuation line before first header")
+            last = fields[-1]
+            last.raw = f"{last.raw}{nl}{line}"
+            last.value = f"{last.value} {line.strip()}".strip()
+            continue
+        name, colon, value = line.partition(":")
+        name = name.rstrip(" \t")
+        if not colon or not _is_token(name):
+            raise SipParseError(f"Bad header line {line[:40]!r}")
+        fields.append(HeaderField(canonical_key(name), name, value.strip(), line))
+        if len(fields) > limits.max_headers:
+            raise SipLimitError("Too many headers")
+    return fields
+
+
+def _cut_body(msg: Message, body: bytes) -> bytes:
+    values = msg.header_values("content-length")
+    if not values:
+        return body
+    if len(values) > 1 and len(set(values)) > 1:
+        raise SipParseError("Multiple Content-Length values")
+    if not values[0].isdigit():
+        raise SipParseError("Bad Content-Length")
+    length = int(values[0])
+    if length > len(body):
+        raise SipParseError("Content-Length larger than body")
+    return body[:length]
+
+
+_TOKEN_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"
+)
+
+
+def _is_token(text: str) -> bool:
+    """RFC 3261 §25.1 ``token``."""
+    return bool(text) and all(c in _TOKEN_CHARS for c in text)
+
+
+# -- validation ------------------------------------------------------------
+def validate_request(req: Request) -> None:
+    """The checks of RFC 3261 §8.2 and §16.3 a server makes before acting.
+
+    Raises:
+        SipParseError: with ``status_hint`` 400 (or 505 for a version other
+            than SIP/2.0, 416 for an unsupported URI scheme is left to the TU).
+    """
+    if req.version.upper() != SIP_VERSION:
+        raise SipParseError("Version Not Supported", 505)
+    _validate_common(req)
+    if req.cseq.method != req.method:
+        raise SipParseError("CSeq method does not match request method")
+    req.uri  # noqa: B018 -- parses, raising on a malformed Request-URI
+    req.max_forwards  # noqa: B018
+    req.expires  # noqa: B018
+
+
+def validate_response(resp: Response) -> None:
+    """Checks on a received response before it is matched to a transaction."""
+    if resp.version.upper() != SIP_VERSION:
+        raise SipParseError("Version Not Supported", 505)
+    _validate_common(resp)
+
+
+def _validate_common(msg: Message) -> None:
+    for key in SINGLE_HEADERS:
+        if len(msg.header_values(key)) > 1:
+            raise SipParseError(f"Multiple {display_name_for(key)} values")
+    if not msg.vias:
+        raise SipParseError("Missing Via")
+    msg.call_id  # noqa: B018
+    msg.cseq  # noqa: B018
+    msg.from_  # noqa: B018
+    msg.to  # noqa: B018
+
+
+# -- building --------------------------------------------------------------
+def make_response(
+    req: Request,
+    status: int,
+    reason: str | None = None,
+    *,
+    to_tag: str | None = None,
+    headers: Iterable[tuple[str, str]] = (),
+    body: bytes = b"",
+) -> Response:
+    """Build a response to ``req`` per RFC 3261 §8.2.6.
+
+    Via (all values, as received), From, To, Call-ID and CSeq are copied;
+    ``to_tag`` is added to To when the request's To has none and the status
+    is above 100; a 100 Trying copies Timestamp (§8.2.6.1).
+    """
+    copied = ("via", "from", "call-id", "cseq") + (("timestamp",) if status == 100 else ())
+    fields = [HeaderField(f.key, f.name, f.value, f.raw) for f in req.fields if f.key in copied]
+    to_values = req.header_values("to")
+    if to_values:
+        to_value = to_values[0]
+        if to_tag and status > 100 and req.to.tag is None:
+            to_value = f"{to_value};tag={to_tag}"
+        fields.insert(_to_position(fields), HeaderField("to", "To", to_value))
+    resp = Response(status, reason, fields, body)
+    for name, value in headers:
+        resp.add(name, value)
+    return resp
+
+
+def _to_position(fields: list[HeaderField]) -> int:
+    for i, f in enumerate(fields):
+        if f.key == "call-id":
+            return i
+    return len(fields)
+
+
+def build_request(
+    method: str,
+    uri: str | Uri,
+    headers: Iterable[tuple[str, str]],
+    body: bytes = b"",
+) -> Request:
+    """Build a request from ``(name, value)`` pairs in the order given."""
+    req = Request(method, uri)
+    for name, value in headers:
+        key = canonical_key(name)
+        req.fields.append(HeaderField(key, display_name_for(key), value))
+    req.body = body
+    return req
