@@ -1,0 +1,1 @@
+"""Alembic migrations of the HSS store (run programmatically by :meth:`hss.store.Store.upgrade`)."""

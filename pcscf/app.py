@@ -1,0 +1,26 @@
+"""P-CSCF process wiring: the UE's first hop (TS 24.229 §5.2).
+
+At this stage the P-CSCF is the shared stateful proxy on its configured SIP
+listeners: it answers OPTIONS addressed to itself with 200 and relays the
+rest by Route and Request-URI. Its own logic plugs in here as ``route_hook``.
+"""
+
+from __future__ import annotations
+
+from ims.runtime.config import Config
+from ims.runtime.main import run
+from ims.runtime.sip_app import SipFunctionApp, build_sip_function
+
+
+def build(config: Config) -> SipFunctionApp:
+    """Wire the P-CSCF from ``config`` (nothing is bound until ``start``)."""
+    return build_sip_function("pcscf", config.pcscf, config)
+
+
+def main() -> None:
+    """``ims-pcscf [--config FILE] [--log-level LEVEL]``."""
+    run(build, name="pcscf")
+
+
+if __name__ == "__main__":
+    main()
