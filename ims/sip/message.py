@@ -24,16 +24,20 @@ naming the defect; the transport layer answers it with 400 (or 505, 513).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from ims.sip.errors import SipLimitError, SipParseError
+from ims.sip.framing import DEFAULT_LIMITS as DEFAULT_LIMITS
+from ims.sip.framing import Limits as Limits
+from ims.sip.framing import parse_content_length
 from ims.sip.headers.cseq import CSeq, parse_cseq
 from ims.sip.headers.nameaddr import NameAddr, parse_name_addr
 from ims.sip.headers.params import split_list
 from ims.sip.headers.via import Via, parse_via
-from ims.sip.uri import Uri, parse_uri
+from ims.sip.uri import SipUri, Uri, parse_uri
 
 SIP_VERSION = "SIP/2.0"
 
@@ -68,46 +72,29 @@ LIST_HEADERS = frozenset({
     "accept-contact", "reject-contact", "request-disposition",
 })
 
-#: Headers that must appear at most once (RFC 3261 §20; RFC 4475 §3.1.2.19).
-SINGLE_HEADERS = ("call-id", "cseq", "from", "to", "max-forwards", "content-length",
-                  "content-type", "expires")
+#: Headers that must appear at most once (RFC 3261 §20; RFC 4475 §3.3.8).
+SINGLE_HEADERS = ("call-id", "cseq", "from", "to", "max-forwards", "content-length", "content-type", "expires")
 
 #: Standard reason phrases (RFC 3261 §21 and extensions used by the IMS).
 REASON_PHRASES = {
     100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
     183: "Session Progress", 200: "OK", 202: "Accepted", 204: "No Notification",
-    300: "Multiple Choices", 301: "Moved Permanently", 302: "Moved Temporarily",
-    305: "Use Proxy", 380: "Alternative Service", 400: "Bad Request", 401: "Unauthorized",
-    402: "Payment Required", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    406: "Not Acceptable", 407: "Proxy Authentication Required", 408: "Request Timeout",
-    410: "Gone", 412: "Conditional Request Failed", 413: "Request Entity Too Large",
-    414: "Request-URI Too Long", 415: "Unsupported Media Type",
-    416: "Unsupported URI Scheme", 420: "Bad Extension", 421: "Extension Required",
-    423: "Interval Too Brief", 480: "Temporarily Unavailable",
-    481: "Call/Transaction Does Not Exist", 482: "Loop Detected", 483: "Too Many Hops",
-    484: "Address Incomplete", 485: "Ambiguous", 486: "Busy Here", 487: "Request Terminated",
-    488: "Not Acceptable Here", 489: "Bad Event", 491: "Request Pending",
-    493: "Undecipherable", 494: "Security Agreement Required",
+    300: "Multiple Choices", 301: "Moved Permanently", 302: "Moved Temporarily", 305: "Use Proxy",
+    380: "Alternative Service", 400: "Bad Request", 401: "Unauthorized", 402: "Payment Required",
+    403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+    407: "Proxy Authentication Required", 408: "Request Timeout", 410: "Gone",
+    412: "Conditional Request Failed", 413: "Request Entity Too Large",
+    414: "Request-URI Too Long", 415: "Unsupported Media Type", 416: "Unsupported URI Scheme",
+    420: "Bad Extension", 421: "Extension Required", 423: "Interval Too Brief",
+    480: "Temporarily Unavailable", 481: "Call/Transaction Does Not Exist", 482: "Loop Detected",
+    483: "Too Many Hops", 484: "Address Incomplete", 485: "Ambiguous", 486: "Busy Here",
+    487: "Request Terminated", 488: "Not Acceptable Here", 489: "Bad Event",
+    491: "Request Pending", 493: "Undecipherable", 494: "Security Agreement Required",
     500: "Server Internal Error", 501: "Not Implemented", 502: "Bad Gateway",
     503: "Service Unavailable", 504: "Server Time-out", 505: "Version Not Supported",
     513: "Message Too Large", 600: "Busy Everywhere", 603: "Decline",
     604: "Does Not Exist Anywhere", 606: "Not Acceptable",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Bounds enforced before parsing work grows (architecture: boundaries)."""
-
-    max_message_size: int = 65536
-    """Largest message accepted, start line to end of body, in bytes."""
-    max_headers: int = 128
-    """Most header lines (after unfolding) in one message."""
-    max_line_length: int = 8192
-    """Longest start line or (unfolded) header line, in bytes."""
-
-
-DEFAULT_LIMITS = Limits()
 
 
 def canonical_key(name: str) -> str:
@@ -304,22 +291,12 @@ class Message:
     @property
     def max_forwards(self) -> int | None:
         """Max-Forwards (RFC 3261 §20.22), None if absent."""
-        value = self.get("max-forwards")
-        if value is None:
-            return None
-        if not value.isdigit() or int(value) > 255:
-            raise SipParseError("Bad Max-Forwards")
-        return int(value)
+        return _bounded_int(self.get("max-forwards"), 255, "Max-Forwards")
 
     @property
     def expires(self) -> int | None:
         """The Expires header (RFC 3261 §20.19), None if absent."""
-        value = self.get("expires")
-        if value is None:
-            return None
-        if not value.isdigit() or int(value) > 2**32 - 1:
-            raise SipParseError("Bad Expires")
-        return int(value)
+        return _bounded_int(self.get("expires"), 2**32 - 1, "Expires")
 
     @property
     def content_type(self) -> str | None:
@@ -334,22 +311,25 @@ class Message:
         raise NotImplementedError
 
     def to_bytes(self) -> bytes:
-        """Serialise; Content-Length is set to the body's real length."""
+        """Serialise; Content-Length is set to the body's real length (RFC 3261 §20.14).
+
+        Fields nobody changed go out as they came, folding included.
+        """
         length = str(len(self.body))
         lines = [self.start_line()]
+        append = lines.append
         have_length = False
         for f in self.fields:
-            if f.key == "content-length":
-                if have_length:
-                    continue
+            if f.key != "content-length":
+                raw = f.raw
+                append(raw if raw is not None else f"{f.name}: {f.value}")
+            elif not have_length:
                 have_length = True
-                lines.append(f.line() if f.value == length else f"{f.name}: {length}")
-            else:
-                lines.append(f.line())
+                append(f.line() if f.value == length else f"{f.name}: {length}")
         if not have_length:
-            lines.append(f"Content-Length: {length}")
-        head = "\r\n".join(lines) + "\r\n\r\n"
-        return head.encode("utf-8", "surrogateescape") + self.body
+            append(f"Content-Length: {length}")
+        append("\r\n")
+        return "\r\n".join(lines).encode("utf-8", "surrogateescape") + self.body
 
     def __bytes__(self) -> bytes:
         return self.to_bytes()
@@ -358,7 +338,7 @@ class Message:
 class Request(Message):
     """A SIP request. ``uri`` is parsed from ``uri_text`` on first access."""
 
-    __slots__ = ("method", "uri_text", "version", "_uri")
+    __slots__ = ("method", "uri_text", "version", "_uri", "_uri_seen")
 
     def __init__(
         self,
@@ -373,22 +353,27 @@ class Request(Message):
         self.version = version
         self._uri: Uri | None = None if isinstance(uri, str) else uri
         self.uri_text = uri if isinstance(uri, str) else str(uri)
+        self._uri_seen = self.uri_text
 
     @property
     def uri(self) -> Uri:
         """The Request-URI (parsed lazily). Raises SipParseError if malformed."""
         if self._uri is None:
             self._uri = parse_uri(self.uri_text)
+            self._uri_seen = str(self._uri)
         return self._uri
 
     @uri.setter
     def uri(self, value: Uri) -> None:
         self._uri = value
-        self.uri_text = str(value)
+        self.uri_text = self._uri_seen = str(value)
 
     def start_line(self) -> str:
+        """The Request-Line; the URI as received unless it was changed since."""
         if self._uri is not None:
-            self.uri_text = str(self._uri)
+            text = str(self._uri)
+            if text != self._uri_seen:
+                self.uri_text = self._uri_seen = text
         return f"{self.method} {self.uri_text} {self.version}"
 
     def __repr__(self) -> str:
@@ -420,6 +405,15 @@ class Response(Message):
         return f"<Response {self.status} {self.reason}>"
 
 
+def _bounded_int(value: str | None, maximum: int, name: str) -> int | None:
+    """A ``1*DIGIT`` header value no larger than ``maximum`` (RFC 4475 §3.1.2.4)."""
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 10 or int(value) > maximum:
+        raise SipParseError(f"Bad {name}")
+    return int(value)
+
+
 def _required_addr(msg: Message, key: str) -> NameAddr:
     values = msg.header_values(key)
     if not values:
@@ -431,95 +425,179 @@ def _required_addr(msg: Message, key: str) -> NameAddr:
 def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request | Response:
     """Parse one whole SIP message (a datagram, or one message framed from a stream).
 
-    A body longer than Content-Length is cut to it (RFC 3261 §18.3); a
-    Content-Length larger than the body is an error.
+    CRLFs before the start line are skipped (RFC 3261 §7.5). A body longer
+    than Content-Length is cut to it and one without Content-Length runs to
+    the end of ``data`` (§18.3, datagram rules); a Content-Length larger
+    than the body is an error (RFC 4475 §3.1.2.2). Only the start line and
+    the header lines are split here: typed values are parsed on access.
 
     Raises:
-        SipLimitError: the message is too large (513) or has too many or
-            too long header lines (400).
+        SipLimitError: the message, a line or the header count is over
+            ``limits`` (status hint 513).
         SipParseError: the message is malformed; ``reason`` names the defect.
     """
     if len(data) > limits.max_message_size:
         raise SipLimitError("Message Too Large", 513)
-    end = data.find(b"\r\n\r\n")
-    if end >= 0:
-        head, body, nl = data[:end], data[end + 4 :], "\r\n"
-    else:
-        end = data.find(b"\n\n")
-        if end < 0:
-            raise SipParseError("Missing empty line after headers")
-        head, body, nl = data[:end], data[end + 2 :], "\n"
-    text = head.decode("utf-8", "surrogateescape")
-    lines = text.split(nl)
-    msg = _parse_start_line(lines[0].lstrip("\r\n"), limits)
-    msg.fields = _parse_fields(lines, nl, limits)
+    if data[:1] in (b"\r", b"\n"):
+        data = data.lstrip(b"\r\n")
+    lines, body, plain = _split_head(data, limits.max_line_length)
+    first = lines[0]
+    if len(first) > limits.max_line_length:
+        raise SipLimitError("Start line too long", 513)
+    msg = _parse_start_line(first)
+    msg.fields = _parse_plain_fields(lines) if plain else _parse_fields(lines, limits)
+    if len(msg.fields) > limits.max_headers:
+        raise SipLimitError("Too many header fields", 513)
     msg.body = _cut_body(msg, body)
     return msg
 
 
-def _parse_start_line(line: str, limits: Limits) -> Request | Response:
-    if len(line) > limits.max_line_length:
-        raise SipLimitError("Start line too long")
-    if line.startswith("SIP/"):
+def _split_head(data: bytes, max_line: int) -> tuple[list[str], bytes, bool]:
+    """Split header lines from the body at the first empty line.
+
+    Lines end in CRLF (RFC 3261 §7); a message using bare LF throughout is
+    accepted too. A bare CR or LF inside a CRLF header block is an error.
+    The flag is True when no line is folded or can be longer than ``max_line``.
+    """
+    end = data.find(b"\r\n\r\n")
+    lf_end = data.find(b"\n\n", 0, end if end >= 0 else len(data))
+    if lf_end >= 0:
+        text = data[:lf_end].decode("utf-8", "surrogateescape").replace("\r\n", "\n")
+        return text.split("\n"), data[lf_end + 2 :], False
+    if end < 0:
+        raise SipParseError("Missing empty line after headers")
+    text = data[:end].decode("utf-8", "surrogateescape")
+    lines = text.split("\r\n")
+    if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1:
+        raise SipParseError("Bare CR or LF in header")
+    plain = len(text) <= max_line and "\n " not in text and "\n\t" not in text
+    return lines, data[end + 4 :], plain
+
+
+def _parse_start_line(line: str) -> Request | Response:
+    if line[:4].upper() == "SIP/":
         return _parse_status_line(line)
     parts = line.split(" ")
-    if len(parts) != 3 or not all(parts):
-        raise SipParseError("Bad request line")
+    if len(parts) != 3 or not (parts[0] and parts[1] and parts[2]):
+        raise SipParseError(_request_line_defect(line, parts))
     method, uri, version = parts
-    if not _is_token(method):
+    if method not in _KNOWN_METHODS and not _is_token(method):
         raise SipParseError("Bad method")
-    if not version.upper().startswith("SIP/"):
-        raise SipParseError("Bad SIP version")
+    if uri[0] == "<":
+        raise SipParseError("Request-URI enclosed in <>")  # RFC 4475 §3.1.2.7
+    _check_version(version)
     return Request(method, uri, version=version)
 
 
+def _request_line_defect(line: str, parts: list[str]) -> str:
+    """Name what is wrong with a Request-Line (RFC 3261 §25.1; RFC 4475 §3.1.2.8-10)."""
+    if "\t" in line or not line.strip(" "):
+        return "Bad Request-Line"
+    if line.endswith(" "):
+        return "Trailing SP in Request-Line"
+    if not all(parts):
+        return "Extra SP in Request-Line"
+    if len(parts) > 3:
+        return "LWS in Request-URI"
+    return "Bad Request-Line"
+
+
+def _check_version(version: str) -> None:
+    """``SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT`` (RFC 3261 §25.1)."""
+    if version != SIP_VERSION and not _VERSION_RE.fullmatch(version):
+        raise SipParseError("Bad SIP-Version")
+
+
 def _parse_status_line(line: str) -> Response:
+    """``Status-Line = SIP-Version SP Status-Code SP Reason-Phrase`` (RFC 3261 §7.2)."""
     version, _, rest = line.partition(" ")
+    _check_version(version)
     code, _, reason = rest.partition(" ")
-    if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
-        raise SipParseError("Bad status code")
+    if len(code) != 3 or not (code.isascii() and code.isdigit()) or not "1" <= code[0] <= "6":
+        raise SipParseError("Bad Status-Code")  # RFC 4475 §3.1.2.19
     return Response(int(code), reason, version=version)
 
 
-def _parse_fields(lines: list[str], nl: str, limits: Limits) -> list[HeaderField]:
+def _parse_fields(lines: list[str], limits: Limits) -> list[HeaderField]:
+    """One :class:`HeaderField` per header, continuation lines unfolded (RFC 3261 §7.3.1)."""
     fields: list[HeaderField] = []
-    for line in lines[1:]:
-        if len(line) > limits.max_line_length:
-            raise SipLimitError("Header line too long")
-        if line[:1] in (" ", "\t"):
-            if not fields:
-                raise SipParseError("Continuation line before first header")
-            last = fields[-1]
-            last.raw = f"{last.raw}{nl}{line}"
-            last.value = f"{last.value} {line.strip()}".strip()
+    append = fields.append
+    names = _NAME_CACHE
+    max_len = limits.max_line_length
+    for i in range(1, len(lines)):
+        line = lines[i]
+        if len(line) > max_len:
+            raise SipLimitError("Header line too long", 513)
+        if line[:1] in _WSP:
+            _unfold(fields, line)
             continue
-        name, colon, value = line.partition(":")
-        name = name.rstrip(" \t")
-        if not colon or not _is_token(name):
-            raise SipParseError(f"Bad header line {line[:40]!r}")
-        fields.append(HeaderField(canonical_key(name), name, value.strip(), line))
-        if len(fields) > limits.max_headers:
-            raise SipLimitError("Too many headers")
+        colon = line.find(":")
+        known = names.get(line[:colon]) if colon > 0 else None
+        if known is None:
+            known = _new_name(line, colon)
+        append(HeaderField(known[0], known[1], line[colon + 1 :].strip(" \t"), line))
     return fields
 
 
+def _parse_plain_fields(lines: list[str]) -> list[HeaderField]:
+    """:func:`_parse_fields` for the common case: no folding, no line over the limit."""
+    fields: list[HeaderField] = []
+    append = fields.append
+    names = _NAME_CACHE
+    for line in islice(lines, 1, None):
+        name, colon, value = line.partition(":")
+        known = names.get(name)
+        if known is None:
+            known = _new_name(line, len(name) if colon else -1)
+        append(HeaderField(known[0], known[1], value.strip(" \t"), line))
+    return fields
+
+
+def _unfold(fields: list[HeaderField], line: str) -> None:
+    """Join a continuation line to the field above; the fold counts as one SP."""
+    if not fields:
+        raise SipParseError("Continuation line before first header")
+    last = fields[-1]
+    last.raw = f"{last.raw}\r\n{line}"
+    part = line.strip(" \t")
+    if part:
+        last.value = f"{last.value} {part}" if last.value else part
+
+
+def _new_name(line: str, colon: int) -> tuple[str, str]:
+    """Check a header name not seen before (``token`` then optional WSP) and cache it."""
+    if colon <= 0:
+        raise SipParseError(f"Bad header line {line[:40]!r}")
+    written = line[:colon]
+    name = written.rstrip(" \t")
+    if not _is_token(name):
+        raise SipParseError(f"Bad header name {name[:40]!r}")
+    known = (canonical_key(name), name)
+    if len(_NAME_CACHE) < _NAME_CACHE_SIZE and len(written) <= 64:
+        _NAME_CACHE[written] = known
+    return known
+
+
 def _cut_body(msg: Message, body: bytes) -> bytes:
+    """Apply Content-Length to a datagram body (RFC 3261 §18.3, §20.14)."""
     values = msg.header_values("content-length")
     if not values:
         return body
     if len(values) > 1 and len(set(values)) > 1:
-        raise SipParseError("Multiple Content-Length values")
-    if not values[0].isdigit():
-        raise SipParseError("Bad Content-Length")
-    length = int(values[0])
+        raise SipParseError("Multiple Content-Length values")  # RFC 4475 §3.3.9
+    length = parse_content_length(values[0])
     if length > len(body):
         raise SipParseError("Content-Length larger than body")
     return body[:length]
 
 
-_TOKEN_CHARS = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"
-)
+_WSP = (" ", "\t")
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
+_KNOWN_METHODS = frozenset("INVITE ACK BYE CANCEL OPTIONS REGISTER PRACK SUBSCRIBE NOTIFY PUBLISH INFO REFER MESSAGE UPDATE".split())
+_VERSION_RE = re.compile(r"[Ss][Ii][Pp]/[0-9]+\.[0-9]+")
+#: Header names as written -> (key, name); bounded in count and name length.
+_NAME_CACHE: dict[str, tuple[str, str]] = {}
+_NAME_CACHE_SIZE = 512
 
 
 def _is_token(text: str) -> bool:
@@ -531,48 +609,64 @@ def _is_token(text: str) -> bool:
 def validate_request(req: Request) -> None:
     """The checks of RFC 3261 §8.2 and §16.3 a server makes before acting.
 
+    Parses every header a transaction, proxy or registrar acts on: Via,
+    Call-ID, CSeq (whose method must match, RFC 4475 §3.1.2.17), From, To,
+    Max-Forwards, Expires, Contact, Route and the Request-URI, which must
+    not carry headers (RFC 3261 §19.1.1 table 1; RFC 4475 §3.1.2.11).
+
     Raises:
-        SipParseError: with ``status_hint`` 400 (or 505 for a version other
-            than SIP/2.0, 416 for an unsupported URI scheme is left to the TU).
+        SipParseError: with ``status_hint`` 505 for a version other than
+            SIP/2.0, else 400 and a reason naming the defect.
     """
     if req.version.upper() != SIP_VERSION:
         raise SipParseError("Version Not Supported", 505)
     _validate_common(req)
     if req.cseq.method != req.method:
         raise SipParseError("CSeq method does not match request method")
-    req.uri  # noqa: B018 -- parses, raising on a malformed Request-URI
-    req.max_forwards  # noqa: B018
+    uri = req.uri
+    if isinstance(uri, SipUri) and uri.headers:
+        raise SipParseError("Request-URI must not contain headers")
+    req.max_forwards  # noqa: B018 -- parses, raising on a bad value
     req.expires  # noqa: B018
+    req.contacts  # noqa: B018
+    req.routes  # noqa: B018
 
 
 def validate_response(resp: Response) -> None:
-    """Checks on a received response before it is matched to a transaction."""
+    """Checks on a received response before it is matched to a transaction.
+
+    Raises:
+        SipParseError: 505 for another SIP version, else 400 (the response
+            is then dropped, RFC 4475 §3.1.2.5).
+    """
     if resp.version.upper() != SIP_VERSION:
         raise SipParseError("Version Not Supported", 505)
     _validate_common(resp)
 
 
 def _validate_common(msg: Message) -> None:
-    for key in SINGLE_HEADERS:
-        if len(msg.header_values(key)) > 1:
-            raise SipParseError(f"Multiple {display_name_for(key)} values")
+    seen: set[str] = set()
+    for f in msg.fields:
+        if f.key in seen and f.key in SINGLE_HEADERS:
+            raise SipParseError(f"Multiple {display_name_for(f.key)} values")
+        seen.add(f.key)
     if not msg.vias:
         raise SipParseError("Missing Via")
-    msg.call_id  # noqa: B018
+    if not _CALL_ID_RE.fullmatch(msg.call_id):
+        raise SipParseError("Bad Call-ID")
     msg.cseq  # noqa: B018
     msg.from_  # noqa: B018
     msg.to  # noqa: B018
 
 
+# RFC 3261 §25.1: callid = word [ "@" word ]
+_CALL_ID_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+(?:@[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+)?")
+
+
 # -- building --------------------------------------------------------------
 def make_response(
-    req: Request,
-    status: int,
-    reason: str | None = None,
-    *,
-    to_tag: str | None = None,
-    headers: Iterable[tuple[str, str]] = (),
-    body: bytes = b"",
+    req: Request, status: int, reason: str | None = None, *, to_tag: str | None = None,
+    headers: Iterable[tuple[str, str]] = (), body: bytes = b"",
 ) -> Response:
     """Build a response to ``req`` per RFC 3261 §8.2.6.
 
@@ -587,26 +681,15 @@ def make_response(
         to_value = to_values[0]
         if to_tag and status > 100 and req.to.tag is None:
             to_value = f"{to_value};tag={to_tag}"
-        fields.insert(_to_position(fields), HeaderField("to", "To", to_value))
+        position = next((i for i, f in enumerate(fields) if f.key == "call-id"), len(fields))
+        fields.insert(position, HeaderField("to", "To", to_value))
     resp = Response(status, reason, fields, body)
     for name, value in headers:
         resp.add(name, value)
     return resp
 
 
-def _to_position(fields: list[HeaderField]) -> int:
-    for i, f in enumerate(fields):
-        if f.key == "call-id":
-            return i
-    return len(fields)
-
-
-def build_request(
-    method: str,
-    uri: str | Uri,
-    headers: Iterable[tuple[str, str]],
-    body: bytes = b"",
-) -> Request:
+def build_request(method: str, uri: str | Uri, headers: Iterable[tuple[str, str]], body: bytes = b"") -> Request:
     """Build a request from ``(name, value)`` pairs in the order given."""
     req = Request(method, uri)
     for name, value in headers:

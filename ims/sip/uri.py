@@ -8,21 +8,24 @@ RFC 3261 §19.1.4 (and RFC 3966 §4 for tel).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
-from urllib.parse import unquote as _pct_unquote
+from urllib.parse import unquote_to_bytes
 
 from ims.sip.errors import SipParseError
 from ims.sip.headers.params import Params, parse_params
 
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 _HOSTNAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?\.?|[A-Za-z0-9]")
-_IPV6_RE = re.compile(r"\[[0-9A-Fa-f:.]+\]")
+_IPV6_CHARS_RE = re.compile(r"[0-9A-Fa-f:.]+")
 # RFC 3261 §25.1: user = 1*( unreserved / escaped / user-unreserved )
 _USER_RE = re.compile(r"(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+")
 _PASSWORD_RE = re.compile(r"(?:[A-Za-z0-9\-_.!~*'()&=+$,]|%[0-9A-Fa-f]{2})*")
-# The URI parameters whose absence and presence differ for comparison (§19.1.4).
-_SIGNIFICANT_PARAMS = ("user", "ttl", "method", "maddr")
+# The URI parameters whose absence and presence differ for comparison (§19.1.4;
+# transport because the §19.1.4 examples list sip:bob@biloxi.com and
+# sip:bob@biloxi.com;transport=udp as different).
+_SIGNIFICANT_PARAMS = ("user", "ttl", "method", "maddr", "transport")
 
 
 @dataclass(slots=True)
@@ -149,28 +152,34 @@ def parse_uri(text: str) -> Uri:
 
 
 def _parse_sip(scheme: str, rest: str, text: str) -> SipUri:
+    if " " in rest or "\t" in rest:
+        raise SipParseError(f"Whitespace in URI {text[:60]!r}")  # RFC 4475 §3.1.2.8
     user: str | None = None
     password: str | None = None
     at = rest.find("@")
     if at >= 0:
-        user, _, pw = rest[:at].partition(":")
-        password = pw if ":" in rest[:at] else None
+        user, colon, pw = rest[:at].partition(":")
+        password = pw if colon else None
         if not _USER_RE.fullmatch(user) or (password is not None and not _PASSWORD_RE.fullmatch(password)):
             raise SipParseError(f"Bad user part in URI {text[:60]!r}")
         rest = rest[at + 1 :]
     rest, _, hdrs = rest.partition("?")
-    hostport, _, params = rest.partition(";")
+    hostport, semi, params = rest.partition(";")
     host, port = parse_hostport(hostport, text)
     uri = SipUri(host, scheme, user, password, port)
-    if params:
-        uri.params = parse_params(params)
+    if semi:
+        uri.params = parse_params(semi + params)
     if hdrs:
-        uri.headers = [_split_header(h, text) for h in hdrs.split("&") if h]
+        uri.headers = [_split_header(h, text) for h in hdrs.split("&")]
     return uri
 
 
 def parse_hostport(hostport: str, context: str = "") -> tuple[str, int | None]:
     """Split ``host[:port]`` where host may be an IPv6 reference (RFC 5118).
+
+    An IPv6 reference must be bracketed (RFC 5118 §4.2) and hold a valid
+    address; the extra colon of RFC 5118 §4.10 (``[2001:db8:::192.0.2.1]``)
+    is tolerated, as that section allows.
 
     Raises:
         SipParseError: on an invalid host or a port outside 0..65535.
@@ -178,7 +187,7 @@ def parse_hostport(hostport: str, context: str = "") -> tuple[str, int | None]:
     if hostport.startswith("["):
         end = hostport.find("]")
         host, tail = hostport[: end + 1], hostport[end + 1 :]
-        if end < 0 or not _IPV6_RE.fullmatch(host):
+        if end < 0 or not _is_ipv6(host[1:-1]):
             raise SipParseError(f"Bad IPv6 reference in {context[:60]!r}")
     else:
         host, colon, port_text = hostport.partition(":")
@@ -187,9 +196,22 @@ def parse_hostport(hostport: str, context: str = "") -> tuple[str, int | None]:
             raise SipParseError(f"Bad host in {context[:60]!r}")
     if not tail:
         return host, None
-    if tail[0] != ":" or not tail[1:].isdigit() or int(tail[1:]) > 65535:
+    port = tail[1:]
+    if tail[0] != ":" or not (port.isascii() and port.isdigit()) or len(port) > 5 or int(port) > 65535:
         raise SipParseError(f"Bad port in {context[:60]!r}")
-    return host, int(tail[1:])
+    return host, int(port)
+
+
+def _is_ipv6(text: str) -> bool:
+    if not _IPV6_CHARS_RE.fullmatch(text):
+        return False
+    for candidate in (text, text.replace(":::", "::", 1)):
+        try:
+            ipaddress.IPv6Address(candidate)
+        except ValueError:
+            continue
+        return True
+    return False
 
 
 def _split_header(item: str, text: str) -> tuple[str, str]:
@@ -200,10 +222,25 @@ def _split_header(item: str, text: str) -> tuple[str, str]:
 
 
 def _parse_tel(rest: str, text: str) -> TelUri:
-    number, _, params = rest.partition(";")
-    if not number or not re.fullmatch(r"\+?[0-9A-Fa-f*#\-.()pPwW]+", number):
+    number, semi, params = rest.partition(";")
+    if not number or not _TEL_NUMBER_RE.fullmatch(number):
         raise SipParseError(f"Bad tel URI {text[:60]!r}")
-    return TelUri(number, parse_params(params) if params else Params())
+    return TelUri(number, parse_params(semi + params) if semi else Params())
+
+
+# RFC 3966 §3: global-number-digits / local-number-digits with visual separators.
+_TEL_NUMBER_RE = re.compile(r"\+[0-9\-.()]*[0-9][0-9\-.()]*|[0-9A-Fa-f*#\-.()]*[0-9A-Fa-f*#][0-9A-Fa-f*#\-.()]*")
+
+
+def unescape(text: str) -> str:
+    """Resolve ``%HH`` escapes (RFC 3261 §19.1.2, §25.1 ``escaped``).
+
+    Escaped octets are decoded as UTF-8; an invalid sequence maps to
+    surrogate escapes, so distinct octets never compare equal by accident.
+    """
+    if "%" not in text:
+        return text
+    return unquote_to_bytes(text).decode("utf-8", "surrogateescape")
 
 
 def uri_equal(a: Uri, b: Uri) -> bool:
@@ -211,13 +248,14 @@ def uri_equal(a: Uri, b: Uri) -> bool:
 
     User and password compare case-sensitively after unescaping; host,
     scheme and parameter names case-insensitively; a parameter present in
-    only one URI makes them differ only if it is one of user, ttl, method,
-    maddr (or transport); URI headers must match in both directions.
+    only one URI makes them differ only if it is user, ttl, method or maddr
+    (§19.1.4) or transport (as the §19.1.4 examples require); URI headers
+    must match in both directions. For tel URIs every parameter counts.
     """
     if isinstance(a, SipUri) and isinstance(b, SipUri):
         return _sip_equal(a, b)
     if isinstance(a, TelUri) and isinstance(b, TelUri):
-        return a.digits.lower() == b.digits.lower() and _params_equal(a.params, b.params, ())
+        return a.digits.lower() == b.digits.lower() and _params_equal(a.params, b.params, None)
     if isinstance(a, AbsoluteUri) and isinstance(b, AbsoluteUri):
         return a.text == b.text
     return False
@@ -226,28 +264,37 @@ def uri_equal(a: Uri, b: Uri) -> bool:
 def _sip_equal(a: SipUri, b: SipUri) -> bool:
     if a.scheme != b.scheme or a.port != b.port:
         return False
-    if _unescape(a.user) != _unescape(b.user) or _unescape(a.password) != _unescape(b.password):
+    if _opt_unescape(a.user) != _opt_unescape(b.user):
+        return False
+    if _opt_unescape(a.password) != _opt_unescape(b.password):
         return False
     if a.host.lower() != b.host.lower():
         return False
-    if not _params_equal(a.params, b.params, _SIGNIFICANT_PARAMS + ("transport",)):
+    if not _params_equal(a.params, b.params, _SIGNIFICANT_PARAMS):
         return False
-    ha = {(k.lower(), _pct_unquote(v)) for k, v in a.headers}
-    hb = {(k.lower(), _pct_unquote(v)) for k, v in b.headers}
-    return ha == hb
+    return _headers_key(a) == _headers_key(b)
 
 
-def _params_equal(a: Params, b: Params, significant: tuple[str, ...]) -> bool:
-    for name in set(a.names()) | set(b.names()):
-        va, vb = a.get(name, "\0absent"), b.get(name, "\0absent")
-        if "\0absent" in (va, vb):
-            if name in significant:
+def _headers_key(uri: SipUri) -> set[tuple[str, str]]:
+    return {(unescape(k).lower(), unescape(v)) for k, v in uri.headers}
+
+
+def _params_equal(a: Params, b: Params, significant: tuple[str, ...] | None) -> bool:
+    """Parameters in both must match; one in only one URI matters if ``significant``
+    names it (``None``: every parameter is significant, RFC 3966 §4)."""
+    da, db = _params_key(a), _params_key(b)
+    for name in da.keys() | db.keys():
+        if name not in da or name not in db:
+            if significant is None or name in significant:
                 return False
-            continue
-        if (_unescape(va) or "").lower() != (_unescape(vb) or "").lower():
+        elif da[name] != db[name]:
             return False
     return True
 
 
-def _unescape(value: str | None) -> str | None:
-    return _pct_unquote(value) if value is not None and "%" in value else value
+def _params_key(params: Params) -> dict[str, str | None]:
+    return {unescape(k).lower(): None if v is None else unescape(v).lower() for k, v in params.items()}
+
+
+def _opt_unescape(value: str | None) -> str | None:
+    return None if value is None else unescape(value)

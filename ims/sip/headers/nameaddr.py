@@ -36,7 +36,9 @@ class NameAddr:
     def expires(self) -> int | None:
         """The Contact ``expires`` parameter as an integer, if valid."""
         value = self.params.get("expires")
-        return int(value) if value is not None and value.isdigit() else None
+        if value is None or not (value.isascii() and value.isdigit()) or len(value) > 10:
+            return None
+        return int(value)
 
     @property
     def q(self) -> float | None:
@@ -70,27 +72,41 @@ class NameAddr:
 
 
 def parse_name_addr(text: str) -> NameAddr:
-    """Parse one name-addr or addr-spec with header parameters.
+    """Parse one name-addr or addr-spec with header parameters (RFC 3261 §20.10).
+
+    ``<`` and ``>`` enclose the URI with no whitespace inside (``LAQUOT``,
+    ``RAQUOT``; RFC 4475 §3.1.2.14). In the addr-spec form a URI holding a
+    comma or question mark is an error (it must be in ``<>``, §20.10;
+    RFC 4475 §3.1.2.13) and parameters after it belong to the header.
 
     Raises:
         SipParseError: if the value is malformed (unbalanced quotes or
-            brackets, bad URI).
+            brackets, bad display name, bad URI).
     """
-    text = text.strip()
+    text = text.strip(" \t")
     if not text:
         raise SipParseError("Empty address")
     if text == "*":
         raise SipParseError("'*' is not an address")
     lt = _find_angle(text)
     if lt < 0:
-        uri_text, semi, param_text = text.partition(";")
-        return NameAddr(parse_uri(uri_text.strip()), None, _params(semi + param_text))
+        return _parse_addr_spec(text)
     gt = text.find(">", lt)
     if gt < 0:
         raise SipParseError(f"Unterminated <> in {text[:60]!r}")
-    display = _display_name(text[:lt].strip())
-    uri = parse_uri(text[lt + 1 : gt].strip())
-    return NameAddr(uri, display, _params(text[gt + 1 :]))
+    inner = text[lt + 1 : gt]
+    if inner != inner.strip(" \t"):
+        raise SipParseError("Whitespace inside <> of an address")
+    display = _display_name(text[:lt].strip(" \t"))
+    return NameAddr(parse_uri(inner), display, _params(text[gt + 1 :]))
+
+
+def _parse_addr_spec(text: str) -> NameAddr:
+    uri_text, semi, param_text = text.partition(";")
+    uri_text = uri_text.rstrip(" \t")
+    if "?" in uri_text or "," in uri_text:
+        raise SipParseError("URI with '?' or ',' must be enclosed in <>")
+    return NameAddr(parse_uri(uri_text), None, _params(semi + param_text))
 
 
 def _params(text: str) -> Params:
@@ -101,6 +117,8 @@ def _params(text: str) -> Params:
 
 
 def _find_angle(text: str) -> int:
+    if '"' not in text:
+        return text.find("<")
     in_quote = False
     i = 0
     while i < len(text):
@@ -121,12 +139,28 @@ def _find_angle(text: str) -> int:
 
 
 def _display_name(raw: str) -> str | None:
+    """``display-name = *(token LWS) / quoted-string`` (RFC 3261 §25.1)."""
     if not raw:
         return None
     if raw.startswith('"'):
-        if not raw.endswith('"') or len(raw) < 2:
-            raise SipParseError("Bad quoted display name")
+        if _quoted_end(raw) != len(raw):
+            raise SipParseError(f"Bad quoted display name {raw[:40]!r}")
         return unquote(raw)
     if not _TOKEN_DISPLAY_RE.fullmatch(raw):
         raise SipParseError(f"Bad display name {raw[:40]!r}")
     return " ".join(raw.split())
+
+
+def _quoted_end(text: str) -> int:
+    """Index just past the quoted-string that starts ``text`` (-1 if unterminated)."""
+    i = 1
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == '"':
+            return i + 1
+        i += 1
+    return -1

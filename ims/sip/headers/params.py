@@ -7,6 +7,7 @@ on the name, as RFC 3261 §7.3.1 requires for parameter names.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from ims.sip.errors import SipParseError
@@ -90,28 +91,48 @@ def parse_params(text: str, sep: str = ";") -> Params:
     """Parse ``;a=b;c;d="q;x"`` (leading separator optional) into :class:`Params`.
 
     Quoted values keep their quotes, so a value re-serialises byte for byte.
+    LWS around ``;`` and ``=`` is allowed (RFC 3261 §25.1 ``SEMI``, ``EQUAL``);
+    an empty parameter (``;;``, a trailing ``;``) is not: ``generic-param``
+    needs a token (RFC 4475 §3.1.2.1).
 
     Raises:
-        SipParseError: on an unterminated quoted string or an empty name.
+        SipParseError: on an unterminated quoted string, an empty parameter,
+            a bad name, or an unquoted value containing whitespace.
     """
     params = Params()
-    for chunk in split_quoted(text, sep):
-        chunk = chunk.strip()
-        if not chunk:
-            continue
+    items = params._items
+    chunks = split_quoted(text, sep)
+    if chunks and not chunks[0].strip(" \t"):
+        del chunks[0]  # the optional leading separator
+    for chunk in chunks:
         name, eq, value = chunk.partition("=")
-        name = name.strip()
-        if not name or any(c in name for c in " \t\"<>"):
-            raise SipParseError(f"Bad parameter name {name!r}")
-        params._items.append((name, value.strip() if eq else None))
+        name = name.strip(" \t")
+        if not name or not _is_param_name(name):
+            raise SipParseError(f"Bad parameter name {name[:40]!r}" if name else "Empty parameter")
+        if not eq:
+            items.append((name, None))
+            continue
+        value = value.strip(" \t")
+        if (" " in value or "\t" in value) and not value.startswith('"'):
+            raise SipParseError(f"Whitespace in parameter value {value[:40]!r}")
+        items.append((name, value))
     return params
+
+
+_BAD_NAME_CHARS = frozenset(' \t"<>,;=@\r\n\0')
+
+
+def _is_param_name(name: str) -> bool:
+    """A parameter name: RFC 3261 ``token`` or URI ``paramchar`` text, no separators."""
+    return _BAD_NAME_CHARS.isdisjoint(name)
 
 
 def split_quoted(text: str, sep: str) -> list[str]:  # noqa: C901 -- one scanner loop
     """Split ``text`` on ``sep`` outside double quotes and angle brackets.
 
     Backslash escapes inside quoted strings are honoured (RFC 3261 §25.1
-    ``quoted-pair``).
+    ``quoted-pair``). Only the special characters are visited (one regex
+    scan), so long plain stretches cost nothing in Python.
 
     Raises:
         SipParseError: on an unterminated quoted string or ``<``.
@@ -119,34 +140,41 @@ def split_quoted(text: str, sep: str) -> list[str]:  # noqa: C901 -- one scanner
     if '"' not in text and "<" not in text:
         return text.split(sep)
     parts: list[str] = []
-    start = 0
-    i = 0
-    n = len(text)
-    in_quote = False
-    in_angle = False
-    while i < n:
+    start = skip = 0
+    in_quote = in_angle = False
+    for match in _specials(sep).finditer(text):
+        i = match.start()
         c = text[i]
+        if i < skip:
+            continue  # the character after a backslash
         if in_quote:
             if c == "\\":
-                i += 1
+                skip = i + 2
             elif c == '"':
                 in_quote = False
         elif c == '"':
             in_quote = True
-        elif c == "<":
-            in_angle = True
-        elif c == ">":
-            in_angle = False
+        elif c == "<" or c == ">":
+            in_angle = c == "<"
         elif c == sep and not in_angle:
             parts.append(text[start:i])
             start = i + 1
-        i += 1
     if in_quote:
         raise SipParseError("Unterminated quoted string")
     if in_angle:
         raise SipParseError("Unterminated <")
     parts.append(text[start:])
     return parts
+
+
+_SPECIALS: dict[str, re.Pattern[str]] = {}
+
+
+def _specials(sep: str) -> re.Pattern[str]:
+    pattern = _SPECIALS.get(sep)
+    if pattern is None:
+        pattern = _SPECIALS[sep] = re.compile(f'["<>\\\\{re.escape(sep)}]')
+    return pattern
 
 
 def split_list(value: str) -> list[str]:

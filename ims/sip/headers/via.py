@@ -28,13 +28,24 @@ class Via:
 
     @property
     def received(self) -> str | None:
-        return self.params.get("received")
+        """The ``received`` address (RFC 3261 §18.2.1), brackets of RFC 5118 §4.5 removed."""
+        value = self.params.get("received")
+        if value is not None and value.startswith("[") and value.endswith("]"):
+            return value[1:-1]
+        return value
+
+    @property
+    def maddr(self) -> str | None:
+        """The ``maddr`` parameter (RFC 3261 §18.2.2)."""
+        return self.params.get("maddr")
 
     @property
     def rport(self) -> int | None:
         """The filled-in ``rport`` value (RFC 3581 §4), None if absent or empty."""
         value = self.params.get("rport")
-        return int(value) if value and value.isdigit() else None
+        if not value or not (value.isascii() and value.isdigit()) or len(value) > 5:
+            return None
+        return int(value)
 
     @property
     def wants_rport(self) -> bool:
