@@ -6,6 +6,8 @@
   management endpoint (found through the same config) for ``/status`` and
   shows up/down, pid, uptime, where it listens and its counters. Exit code
   0 if all are up, 1 otherwise.
+* ``ims-cli subscriber add|show|list|delete`` provisions through the HSS's
+  REST API (see :mod:`provisioning.cli`); exit code 1 on an HTTP error.
 
 Exit codes of ``run``: 0 stopped by a signal, 1 a child failed, 2 a port is
 taken, 3 configuration error.
@@ -24,6 +26,7 @@ from ims.runtime.logging import setup_logging
 from ims.runtime.main import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, add_shared_flags
 from ims.runtime.mgmt import StatusUnavailable, fetch_status
 from ims.runtime.supervisor import run_supervisor
+from provisioning.cli import add_subscriber_parser, run_subscriber
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS",
                         help="how long to wait for each function (default 3)")
+    add_subscriber_parser(commands, add_shared_flags)
     return parser
 
 
@@ -56,6 +60,8 @@ def dispatch(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.log_level or config.logging.level, "ims-cli")
     if args.command == "run":
         return run_supervisor(config, args.config, args.log_level)
+    if args.command == "subscriber":
+        return run_subscriber(args, config)
     return show_status(config, as_json=args.json, timeout=args.timeout)
 
 
