@@ -1,26 +1,41 @@
-"""HSS process wiring: the Diameter node (Cx, Sh, S6a) and its management view.
+"""HSS process wiring: store, AuC, Cx/Sh/S6a handlers, Diameter node, REST API.
 
-At this stage the HSS runs the Diameter base protocol (CER/CEA, DWR/DWA,
-DPR/DPA) and advertises its applications; the subscriber store, the REST
-API and the Cx/Sh/S6a handlers are wired here as they arrive.
+``build`` wires everything without touching the network or the schema;
+``start`` migrates the store (TS 23.008 data, Alembic), provisions the demo
+subscriber into an empty store, starts the Diameter node (Cx TS 29.229, Sh
+TS 29.329, S6a TS 29.272) and the REST provisioning API.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from ims.diameter.node import (
-    APP_CX,
-    APP_S6A,
-    APP_SH,
-    DiameterNode,
-    NodeSettings,
-    PeerSettings,
-)
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from hss.cx import CxHandlers
+from hss.identities import SubscriberSpec
+from hss.models import Registration, RegistrationState, Subscription
+from hss.s6a import S6aHandlers
+from hss.sh import ShHandlers
+from hss.store import Store
+from hss.vectors import VectorService
+from ims.diameter.node import APP_CX, APP_S6A, APP_SH, DiameterNode, NodeSettings, PeerSettings
+from ims.diameter.results import Origin
 from ims.runtime.config import Config
 from ims.runtime.main import run
+from provisioning.server import RestServer, start_rest_server
+
+log = logging.getLogger(__name__)
+
+#: The demo subscriber provisioned into an empty store: K and OPc of TS 35.208
+#: test set 1 (public lab values: never use them on a real SIM).
+DEMO = SubscriberSpec(imsi="001010000000001", k="465b5ce8b199b49faa5f0a2ee238a6bc",
+                      opc="cd63cb71954a9f4e48a5994e37a02baf", amf="8000", msisdn="10000001")
 
 
 class HssApp:
@@ -28,35 +43,76 @@ class HssApp:
 
     name = "hss"
 
-    def __init__(self, node: DiameterNode) -> None:
+    def __init__(self, node: DiameterNode, store: Store, config: Config) -> None:
         self.node = node
+        self.store = store
+        self._config = config
+        self._rest: RestServer | None = None
 
     async def start(self) -> None:
-        """Bind the Diameter listener and start the node."""
+        """Migrate the store, provision the demo user if empty, start Diameter and REST."""
+        await asyncio.to_thread(self._prepare_store)
         self.node.start()
+        hss = self._config.hss
+        self._rest = await asyncio.to_thread(start_rest_server, self.store, hss.rest_host,
+                                             hss.rest_port, hss.rest_token,
+                                             domain=self._config.core.domain)
+
+    def _prepare_store(self) -> None:
+        self.store.upgrade()
+        if self.store.list_subscribers(0, 1):
+            return
+        spec = replace(DEMO, domain=self._config.core.domain)
+        record = self.store.add_subscriber(spec)
+        impi = record.private_identities[0]
+        impus = ", ".join(impu.impu for group in impi.implicit_sets for impu in group)
+        log.info("demo subscriber provisioned: IMSI %s MSISDN %s IMPI %s IMPUs %s "
+                 "K %s OPc %s AMF %s (TS 35.208 test set 1, lab only)", record.imsi,
+                 record.msisdn, impi.impi, impus, spec.k, spec.opc, spec.amf)
 
     async def stop(self) -> None:
-        """DPR to connected peers and close (blocking work off the event loop)."""
+        """Stop REST, DPR to connected peers, close (blocking work off the event loop)."""
+        if self._rest is not None:
+            await asyncio.to_thread(self._rest.stop)
+            self._rest = None
         await asyncio.to_thread(self.node.stop)
+        self.store.close()
 
     def listening(self) -> list[str]:
-        """The Diameter listener."""
-        return [f"diameter {where}" for where in self.node.listening()]
+        """The Diameter listener and the REST API."""
+        where = [f"diameter {item}" for item in self.node.listening()]
+        return where + ([f"rest {self._rest.url}"] if self._rest is not None else [])
 
     def counters(self) -> Mapping[str, float]:
         """Diameter messages by direction and command."""
         return self.node.counters()
 
     def gauges(self) -> Mapping[str, float]:
-        """Peers in the ready state."""
+        """Peers in the ready state, subscribers and registered public identities."""
         peers = self.node.peers()
-        return {"diameter_peers_ready": sum(peer.state == "ready" for peer in peers)}
+        return {"diameter_peers_ready": sum(peer.state == "ready" for peer in peers),
+                **store_counts(self.store)}
 
     def status_extra(self) -> Mapping[str, Any]:
-        """``diameter_peers``: each known peer and its state."""
+        """``diameter_peers`` with their state, and the store's counts."""
         return {"diameter_identity": self.node.settings.identity,
                 "diameter_peers": [{"host": peer.host, "realm": peer.realm, "state": peer.state}
-                                   for peer in self.node.peers()]}
+                                   for peer in self.node.peers()],
+                "store": store_counts(self.store)}
+
+
+def store_counts(store: Store) -> dict[str, int]:
+    """``subscribers`` and ``registered_impus`` (empty when the store is down)."""
+    registered = select(func.count()).select_from(Registration).where(
+        Registration.state == RegistrationState.REGISTERED.value)
+    try:
+        with store.engine.connect() as connection:
+            return {"subscribers": connection.scalar(
+                        select(func.count()).select_from(Subscription)) or 0,
+                    "registered_impus": connection.scalar(registered) or 0}
+    except SQLAlchemyError as exc:
+        log.warning("store counts unavailable: %s", exc)
+        return {}
 
 
 def node_settings(config: Config) -> NodeSettings:
@@ -77,8 +133,14 @@ def node_settings(config: Config) -> NodeSettings:
 
 
 def build(config: Config) -> HssApp:
-    """Wire the HSS from ``config`` (nothing is bound until ``start``)."""
-    return HssApp(DiameterNode(node_settings(config)))
+    """Wire the HSS from ``config`` (nothing is bound or migrated until ``start``)."""
+    store = Store(config.hss.store_url)
+    vectors = VectorService(store)
+    origin = Origin(config.hss.identity, config.core.realm)
+    handlers = {APP_CX: CxHandlers(store, vectors, origin).table(),
+                APP_SH: ShHandlers(store, origin).table(),
+                APP_S6A: S6aHandlers(store, vectors, origin).table()}
+    return HssApp(DiameterNode(node_settings(config), handlers), store, config)
 
 
 def main() -> None:

@@ -15,8 +15,10 @@ from plain settings and adds what an IMS node needs on top:
 * each message sent or received gives one debug log line and a counter;
 * ``peers()`` reports each peer's state for ``/status``.
 
-Requests for an application are answered ``DIAMETER_COMMAND_UNSUPPORTED``
-until its handlers are registered (through ``ims.diameter.bridge``, later).
+Requests for an application are answered by the handlers given for it
+(``handlers``: application id → command code → handler, run through
+:class:`ims.diameter.bridge.HandlerApplication`); an application served
+without handlers answers every request ``DIAMETER_COMMAND_UNSUPPORTED``.
 This module and ``bridge.py`` are the only ones importing ``diameter``; the
 library's private hooks used here (``_receive_message``, ``_peer_routes``)
 are pinned by ``python-diameter>=0.9,<0.10``.
@@ -27,6 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +49,8 @@ from diameter.node.peer import (
     Peer,
     PeerConnection,
 )
+
+from .bridge import Handler, HandlerApplication
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +154,11 @@ class _ImsNode(Node):  # type: ignore[misc]
         self.product_name = settings.product_name
         self.idle_timeout = settings.watchdog_interval
         self.wakeup_interval = 1
+        # The library checks requests against its own avp_def tables, which are
+        # wrong for Cx MAR (RFC 4740 codes, see ims.diameter.cx) and would answer
+        # 5005 to a correct MAR. Our read_<msg> helpers check the mandatory AVPs
+        # instead (AvpError, answered 5005/5004 by ims.diameter.bridge).
+        self.validate_received_request_avps = False
         self._settings = settings
         self._traffic = traffic
         self._traffic_lock = lock
@@ -174,6 +184,23 @@ class _ImsNode(Node):  # type: ignore[misc]
             _advertise_vendor_apps(message, self._settings.applications)
         self._trace("send", conn, message)
         super().send_message(conn, message)
+
+    def _record_answer(self, conn: PeerConnection, message: Message) -> None:
+        """The library's bookkeeping of a sent answer, safe for Experimental-Result answers.
+
+        python-diameter 0.9 ends this with ``int(result_code / 1000)``, which
+        raises TypeError for a 3GPP answer carrying only Experimental-Result
+        (TS 29.229 §6.2), killing the application's answer thread. That call
+        is the method's last statement (the answer is already queued and its
+        bookkeeping done), so only the per-peer result statistic is skipped.
+        """
+        if getattr(message, "result_code", 0) is not None:
+            super()._record_answer(conn, message)
+            return
+        try:
+            super()._record_answer(conn, message)
+        except TypeError:
+            logger.debug("answer without Result-Code not counted in peer statistics")
 
     def _receive_message(self, conn: PeerConnection, message: Message) -> None:
         self._trace("recv", conn, message)
@@ -206,9 +233,16 @@ def _advertise_vendor_apps(message: Any, vendor_apps: tuple[int, ...]) -> None:
 
 
 class DiameterNode:
-    """A started-or-not Diameter node built from :class:`NodeSettings`."""
+    """A started-or-not Diameter node built from :class:`NodeSettings`.
 
-    def __init__(self, settings: NodeSettings) -> None:
+    Args:
+        settings: identity, listener, applications and peers.
+        handlers: per application id, command code → request handler
+            (TS 29.229 §6.1, TS 29.329 §6.1, TS 29.272 §7.2 commands).
+    """
+
+    def __init__(self, settings: NodeSettings,
+                 handlers: Mapping[int, Mapping[int, Handler]] | None = None) -> None:
         self.settings = settings
         self._traffic: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -216,8 +250,10 @@ class DiameterNode:
         self._started = False
         configured = [self._add_peer(peer) for peer in settings.peers]
         realms = [settings.realm, *settings.served_realms]
+        tables = handlers or {}
         for app_id in settings.applications:
-            app = _PendingApplication(app_id, is_auth_application=True)
+            app = (HandlerApplication(app_id, tables[app_id]) if app_id in tables
+                   else _PendingApplication(app_id, is_auth_application=True))
             self._node.add_application(app, configured, realms=realms)
             for realm in realms:  # so unconfigured peers can be routed later
                 self._node._peer_routes.setdefault(realm, {}).setdefault(app, [])
