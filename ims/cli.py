@@ -8,6 +8,8 @@
   0 if all are up, 1 otherwise.
 * ``ims-cli subscriber add|show|list|delete`` provisions through the HSS's
   REST API (see :mod:`provisioning.cli`); exit code 1 on an HTTP error.
+* ``ims-cli ue register ...`` registers one emulated UE through a P-CSCF,
+  printing each step (see :mod:`ims.ue.cli`); exit code 1 on failure.
 
 Exit codes of ``run``: 0 stopped by a signal, 1 a child failed, 2 a port is
 taken, 3 configuration error.
@@ -26,6 +28,7 @@ from ims.runtime.logging import setup_logging
 from ims.runtime.main import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, add_shared_flags
 from ims.runtime.mgmt import StatusUnavailable, fetch_status
 from ims.runtime.supervisor import run_supervisor
+from ims.ue.cli import add_ue_parser, run_ue
 from provisioning.cli import add_subscriber_parser, run_subscriber
 
 
@@ -41,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS",
                         help="how long to wait for each function (default 3)")
     add_subscriber_parser(commands, add_shared_flags)
+    add_ue_parser(commands, add_shared_flags)
     return parser
 
 
@@ -62,6 +66,8 @@ def dispatch(argv: Sequence[str] | None = None) -> int:
         return run_supervisor(config, args.config, args.log_level)
     if args.command == "subscriber":
         return run_subscriber(args, config)
+    if args.command == "ue":
+        return run_ue(args, config)
     return show_status(config, as_json=args.json, timeout=args.timeout)
 
 
