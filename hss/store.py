@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -210,6 +210,10 @@ class Store:
         except SQLAlchemyError as exc:
             log.error("subscriber store failure: %s", exc)
             raise StoreUnavailable(str(exc)) from exc
+
+    def transaction(self, write: bool = False) -> AbstractContextManager[Session]:
+        """One transaction for the store's companion modules (hss.updates, hss.profiles)."""
+        return self._session(write)
 
     def upgrade(self, revision: str = "head") -> None:
         """Run the Alembic migrations up to ``revision`` (the schema's only creator).

@@ -1,4 +1,4 @@
-"""``ims-cli subscriber add|show|list|delete``: provisioning over the REST API.
+"""``ims-cli subscriber add|show|list|update|delete``: provisioning over the REST API.
 
 The commands talk HTTP to :mod:`provisioning.api` with ``urllib.request``
 (no database access from the CLI). The base URL and bearer token come from
@@ -130,9 +130,44 @@ def add_subscriber_parser(commands: Any,
                          help="keep IMSI/MSISDN/IMPI/IMPU containing TEXT")
     delete = actions.add_parser("delete", help="remove a subscriber")
     delete.add_argument("imsi")
-    for parser in (add, show, listing, delete):
+    update = _update_parser(actions)
+    for parser in (add, show, listing, delete, update):
         shared(parser)
         _connection_flags(parser)
+
+
+def _update_parser(actions: Any) -> argparse.ArgumentParser:
+    """``subscriber update IMSI``: PATCH the given fields only."""
+    update: argparse.ArgumentParser = actions.add_parser(
+        "update", help="change fields of a subscriber (PATCH)")
+    update.add_argument("imsi")
+    update.add_argument("--msisdn")
+    update.add_argument("--k", help="new K, 32 hex digits (with --opc or --op)")
+    keys = update.add_mutually_exclusive_group()
+    keys.add_argument("--opc", help="OPc, 32 hex digits")
+    keys.add_argument("--op", help="OP, 32 hex digits (converted to OPc)")
+    update.add_argument("--amf", help="AMF, 4 hex digits")
+    update.add_argument("--sqn", type=_hex_int, help="SQN, hex")
+    update.add_argument("--ambr-ul", type=int, help="UE-AMBR uplink, bit/s")
+    update.add_argument("--ambr-dl", type=int, help="UE-AMBR downlink, bit/s")
+    update.add_argument("--access-restriction", type=int, help="Access-Restriction-Data")
+    update.add_argument("--bar", action="append", metavar="IMPU", default=[],
+                        help="bar a public identity (repeatable)")
+    update.add_argument("--unbar", action="append", metavar="IMPU", default=[],
+                        help="lift the barring of a public identity (repeatable)")
+    return update
+
+
+def _update_body(args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for name in ("msisdn", "k", "opc", "op", "amf", "sqn", "ambr_ul", "ambr_dl",
+                 "access_restriction"):
+        if getattr(args, name) is not None:
+            body[name] = getattr(args, name)
+    barring = {impu: True for impu in args.bar} | {impu: False for impu in args.unbar}
+    if barring:
+        body["barring"] = barring
+    return body
 
 
 # --------------------------------------------------------------------------- commands
@@ -170,6 +205,9 @@ def run_subscriber(args: argparse.Namespace, config: Config) -> int:
             document = client.request("POST", "/subscribers", _add_body(args))
         elif args.action == "list":
             document = client.request("GET", _list_path(args))
+        elif args.action == "update":
+            path = f"/subscribers/{urllib.parse.quote(args.imsi)}"
+            document = client.request("PATCH", path, _update_body(args))["subscriber"]
         elif args.action == "show":
             document = client.request("GET", f"/subscribers/{urllib.parse.quote(args.imsi)}")
         else:

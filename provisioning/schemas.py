@@ -8,8 +8,9 @@ sizes) happen here; value checks (hex lengths, identities, APN rules) stay
 in :func:`hss.identities.plan_subscriber`, so every entry point of the
 store validates the same way. Both report the offending field by name.
 
-K and OPc are never dumped in full: :func:`mask_key` keeps the last four
-hex digits only (enough to tell two keys apart in a support call).
+K and OPc are not dumped in full: :func:`mask_key` keeps the last four
+hex digits only (enough to tell two keys apart in a support call), unless
+the caller explicitly asks with ``GET /api/v1/subscribers/<imsi>?include_keys=true``.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ from hss.identities import (
     SubscriberRecord,
     SubscriberSpec,
 )
+from hss.models import AuthScheme
+from hss.updates import SubscriberChanges
 
 __all__ = [
     "ApnSchema", "ErrorSchema", "ImpuSchema", "MAX_APNS", "MAX_IMPUS", "MAX_PAGE",
     "SchemaError", "SubscriberCreateSchema", "SubscriberListSchema", "SubscriberSchema",
-    "first_error", "mask_key", "subscriber_document", "subscriber_spec",
+    "SubscriberUpdateSchema", "changes_of", "first_error", "mask_key", "subscriber_document", "subscriber_spec",
 ]
 
 #: Most public identities one request may provision.
@@ -121,6 +124,35 @@ class SubscriberCreateSchema(_Strict):
                                         validate=_UINT32)
 
 
+class SubscriberUpdateSchema(_Strict):
+    """``PATCH /api/v1/subscribers/<imsi>``: every field optional, absent = unchanged.
+
+    A new ``k`` needs ``opc`` or ``op``; ``apns`` replaces the whole list;
+    ``barring`` maps IMPUs to true/false; ``service_profiles`` maps an IMPU
+    to the profile its whole implicit registration set gets;
+    ``digest_password`` switches the IMPI to SIP Digest (stored as HA1),
+    ``auth_scheme: "aka"`` back to AKA.
+    """
+
+    msisdn = fields.String(validate=_SHORT)
+    k = fields.String(validate=_SHORT, metadata={"description": "32 hex digits"})
+    opc = fields.String(validate=_SHORT, metadata={"description": "32 hex digits"})
+    op = fields.String(validate=_SHORT, metadata={"description": "32 hex digits"})
+    amf = fields.String(validate=_SHORT, metadata={"description": "4 hex digits"})
+    sqn = fields.Integer(strict=True, validate=validate.Range(min=0))
+    apns = fields.List(fields.Nested(ApnSchema), validate=validate.Length(max=MAX_APNS))
+    ambr_ul = fields.Integer(strict=True, validate=_UINT32)
+    ambr_dl = fields.Integer(strict=True, validate=_UINT32)
+    access_restriction = fields.Integer(strict=True, validate=_UINT32)
+    barring = fields.Dict(keys=fields.String(validate=_SHORT), values=fields.Boolean(),
+                          validate=validate.Length(max=MAX_IMPUS))
+    service_profiles = fields.Dict(keys=fields.String(validate=_SHORT),
+                                   values=fields.String(validate=_SHORT),
+                                   validate=validate.Length(max=MAX_IMPUS))
+    auth_scheme = fields.String(validate=validate.OneOf(["aka", "digest"]))
+    digest_password = fields.String(validate=validate.Length(min=1, max=255))
+
+
 class RegistrationSchema(Schema):
     """Registration state of an IMPU and its S-CSCF (TS 29.228 §6.1.2)."""
 
@@ -151,8 +183,10 @@ class SubscriberSchema(Schema):
 
     imsi = fields.String()
     msisdn = fields.String(allow_none=True)
-    k = fields.String(allow_none=True, metadata={"description": "masked: last 4 hex digits"})
-    opc = fields.String(allow_none=True, metadata={"description": "masked: last 4 hex digits"})
+    k = fields.String(allow_none=True, metadata={
+        "description": "masked (last 4 hex digits) unless ?include_keys=true"})
+    opc = fields.String(allow_none=True, metadata={
+        "description": "masked (last 4 hex digits) unless ?include_keys=true"})
     amf = fields.String(metadata={"description": "4 hex digits"})
     sqn = fields.Integer()
     private_identities = fields.List(fields.Nested(ImpiSchema))
@@ -241,11 +275,31 @@ def _apn(apn: ApnConfig) -> dict[str, Any]:
             "is_default": apn.is_default}
 
 
-def subscriber_document(record: SubscriberRecord) -> dict[str, Any]:
-    """The JSON document of a subscriber (:class:`SubscriberSchema`), keys masked."""
+def changes_of(data: Mapping[str, Any]) -> SubscriberChanges:
+    """The store's :class:`SubscriberChanges` from a loaded PATCH body."""
+    values = dict(data)
+    if "apns" in values:
+        values["apns"] = tuple(ApnConfig(**{**item, "pdn_type": PdnType(item["pdn_type"])})
+                               for item in values["apns"])
+    if "auth_scheme" in values:
+        values["auth_scheme"] = AuthScheme(values["auth_scheme"])
+    return SubscriberChanges(**values)
+
+
+def _key(key: bytes | None, include_keys: bool) -> str | None:
+    if include_keys:
+        return None if key is None else key.hex()
+    return mask_key(key)
+
+
+def subscriber_document(record: SubscriberRecord, include_keys: bool = False) -> dict[str, Any]:
+    """The JSON document of a subscriber (:class:`SubscriberSchema`).
+
+    K and OPc are masked unless ``include_keys`` (``?include_keys=true``).
+    """
     document = {
-        "imsi": record.imsi, "msisdn": record.msisdn, "k": mask_key(record.k),
-        "opc": mask_key(record.opc), "amf": record.amf.hex(), "sqn": record.sqn,
+        "imsi": record.imsi, "msisdn": record.msisdn, "k": _key(record.k, include_keys),
+        "opc": _key(record.opc, include_keys), "amf": record.amf.hex(), "sqn": record.sqn,
         "private_identities": [_impi(impi) for impi in record.private_identities],
         "apns": [_apn(apn) for apn in record.apns], "ambr_ul": record.ambr_ul,
         "ambr_dl": record.ambr_dl, "access_restriction": record.access_restriction,

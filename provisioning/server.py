@@ -15,6 +15,7 @@ import threading
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from hss.store import Store
+from provisioning.actions import NetworkActions
 from provisioning.api import create_app
 
 __all__ = ["RestServer", "start_rest_server"]
@@ -56,7 +57,8 @@ class RestServer:
 
 
 def start_rest_server(store: Store, host: str, port: int, token: str, *,
-                      domain: str | None = None) -> RestServer:
+                      domain: str | None = None,
+                      actions: NetworkActions | None = None) -> RestServer:
     """Serve the provisioning API for ``store`` on ``host:port`` in a daemon thread.
 
     Args:
@@ -64,12 +66,13 @@ def start_rest_server(store: Store, host: str, port: int, token: str, *,
         host, port: where to listen (port 0: any free port, see ``.address``).
         token: the bearer token (config ``hss.rest_token``).
         domain: home domain for generated identities.
+        actions: the HSS's Diameter client for the network actions (RTR, PPR, IDR, CLR).
 
     Raises:
         OSError: the address cannot be bound (e.g. the port is taken).
         ValueError: an empty token.
     """
-    app = create_app(store, token, domain=domain)
+    app = create_app(store, token, domain=domain, actions=actions)
     server = RestServer(make_server(host, port, app, threaded=True))
     server.start()
     log.info("REST provisioning listening on %s", server.url)

@@ -124,3 +124,18 @@ def test_cli_reports_an_unreachable_api(store: Store) -> None:
     result = cli(running, "list")
     assert result.returncode == 1
     assert result.stderr.startswith(f"ims-cli: subscriber list: cannot reach {running.url}")
+
+
+def test_cli_update_patches_only_the_given_fields(server: RestServer, store: Store) -> None:
+    assert cli(server, "add", "--imsi", IMSI, "--msisdn", "15550042", "--k", K,
+               "--opc", OPC).returncode == 0
+    updated = cli(server, "update", IMSI, "--amf", "9000", "--sqn", "40", "--ambr-dl", "5000",
+                  "--bar", "tel:+15550042")
+    assert updated.returncode == 0, updated.stderr
+    assert "AMF       9000" in updated.stdout.splitlines()
+    record = store.get_subscriber(IMSI)
+    assert (record.amf.hex(), record.sqn, record.ambr_dl, record.msisdn) == (
+        "9000", 0x40, 5000, "15550042")
+    assert record.private_identities[0].impus[1].barred is True
+    bad = cli(server, "update", IMSI, "--amf", "9")
+    assert bad.returncode == 1 and "(field amf)" in bad.stderr
