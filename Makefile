@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?=
 
-.PHONY: run test lint typecheck unit e2e interop bench clean
+.PHONY: run test lint typecheck unit e2e interop bench clean test-kernel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ interop: $(VENV)/.installed-test
 	  command -v $$tool >/dev/null || echo "NOTE: '$$tool' is not installed: interop suites needing it are skipped (install Debian packages sip-tester and tshark, or run .ci/run)"; \
 	done
 	$(BIN)/python -m pytest -q -rs tests/interop
+
+# Tests needing a real kernel (SCTP now, ESP/XFRM later) run inside
+# User-Mode Linux (docs: kernel-tests.md): Debian packages user-mode-linux,
+# kmod and iproute2, and pysctp from the `sctp` extra.
+test-kernel: $(VENV)/.installed-test
+	@$(BIN)/python -c 'import sctp' 2>/dev/null || $(BIN)/python -m pip install -q -e '.[test,sctp]'
+	$(BIN)/python -m pytest -q -rs tests/kernel/test_uml.py
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/bench_parse.py

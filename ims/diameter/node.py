@@ -10,10 +10,22 @@ from plain settings and adds what an IMS node needs on top:
   §7.2, TS 29.329 §7.2, TS 29.272 §7.1.8) are advertised in CER/CEA inside
   ``Vendor-Specific-Application-Id`` with Vendor-Id 10415, as 3GPP peers
   expect, instead of as bare ``Auth-Application-Id``;
-* a lab node may accept a CER from a peer nobody configured: the peer is
-  added on the fly, routed for every application and served realm;
-* each message sent or received gives one debug log line and a counter;
-* ``peers()`` reports each peer's state for ``/status``.
+* a CER is checked against the peer policy (:mod:`ims.diameter.peers`):
+  configured or allowed Origin-Hosts, or an allowed realm from an allowed
+  network, else CEA 3010 DIAMETER_UNKNOWN_PEER; a CER sharing none of our
+  applications (relay 0xffffffff counts as all) gets 5010 (RFC 6733 §5.3);
+  both close the connection once the CEA is sent. An allowed peer nobody
+  configured is added on the fly, routed for every application and realm;
+* a second connection from a connected Origin-Host is resolved by the
+  RFC 6733 §5.6.4 election: we win when our Origin-Host is the higher, keep
+  the new connection and close the old one once every request received on
+  it is answered (answers go back on the connection their request came in
+  on, §6.2); when we lose, the new one gets 4003 DIAMETER_ELECTION_LOST;
+* SCTP (RFC 6733 §2.1) is detected at start (:mod:`ims.diameter.sctp`) and,
+  where the kernel and pysctp have it, the node listens on it too;
+* each message sent or received gives one debug log line and a counter,
+  each answer sent one per command and result code;
+* ``peers()``/``status()`` report each peer's state and applications.
 
 Requests for an application are answered by the handlers given for it
 (``handlers``: application id → command code → handler, run through
@@ -26,6 +38,7 @@ are pinned by ``python-diameter>=0.9,<0.10``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections import Counter
@@ -38,19 +51,25 @@ from diameter.message.avp.grouped import VendorSpecificApplicationId
 from diameter.message.commands import CapabilitiesExchangeAnswer, CapabilitiesExchangeRequest
 from diameter.node import Node
 from diameter.node.application import Application
+from diameter.node.node import NotRoutable
 from diameter.node.peer import (
+    DISCONNECT_REASON_UNKNOWN,
     PEER_CLOSED,
     PEER_CLOSING,
     PEER_CONNECTED,
     PEER_CONNECTING,
     PEER_DISCONNECTING,
     PEER_READY,
+    PEER_READY_STATES,
     PEER_READY_WAITING_DWA,
+    PEER_TRANSPORT_SCTP,
     Peer,
     PeerConnection,
 )
 
+from . import sctp as sctp_probe
 from .bridge import Handler, HandlerApplication
+from .peers import APP_RELAY, LOOPBACK_NETWORKS, CerResult, PeerPolicy, cer_verdict, election_won
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +86,14 @@ _STATE_NAMES = {
     PEER_READY_WAITING_DWA: "ready", PEER_DISCONNECTING: "disconnecting",
     PEER_CLOSING: "closing", PEER_CLOSED: "closed",
 }
+
+
+class DiameterTimeout(Exception):
+    """No answer to a request we sent within its timeout (RFC 6733 §5.5.4, Tx)."""
+
+
+class DiameterUnreachable(Exception):
+    """No ready connection to the request's Destination-Host (or realm) to send it on."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +131,15 @@ class NodeSettings:
     peers: tuple[PeerSettings, ...] = ()
     """Configured peers."""
     accept_unknown_peers: bool = False
-    """Accept CER from unconfigured peers."""
+    """Accept CER from any peer at all (insecure lab mode; overrides the allow-lists)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Origin-Hosts accepted from any address, besides the configured ``peers``."""
+    allowed_realms: tuple[str, ...] | None = None
+    """Origin-Realms accepted from ``allowed_networks``; None: ``realm`` + ``served_realms``."""
+    allowed_networks: tuple[str, ...] = LOOPBACK_NETWORKS
+    """Source networks (CIDR) the ``allowed_realms`` are accepted from."""
+    sctp: bool = True
+    """Listen on SCTP too (same port) where the kernel and pysctp support it."""
     watchdog_interval: int = 30
     """Idle seconds before a DWR (RFC 6733 Tw)."""
     product_name: str = "ims-core"
@@ -121,6 +156,12 @@ class PeerState:
     """Realm of the peer."""
     state: str
     """``ready``, ``connecting``, ``connected``, ``closing`` ... or ``down``."""
+    applications: tuple[str, ...] = ()
+    """Applications the peer advertised in its last CER/CEA (``Cx``, ``S6a``, ``relay`` ...)."""
+    transport: str = ""
+    """``tcp`` or ``sctp`` while connected."""
+    address: str = ""
+    """Remote address while connected."""
 
 
 def command_name(message: Message) -> str:
@@ -129,6 +170,113 @@ def command_name(message: Message) -> str:
     if name == "Message":
         return f"cmd{message.header.command_code}"
     return "".join(char for char in name if char.isupper())
+
+
+#: Names of the applications ``/status`` shows (TS 29.229 §7.2, TS 29.329 §7.2, TS 29.272 §7.1.8).
+APPLICATION_NAMES = {APP_CX: "Cx", APP_SH: "Sh", APP_S6A: "S6a", APP_RELAY: "relay"}
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else bytes(value).decode(errors="replace")
+
+
+def application_name(app_id: int) -> str:
+    """``Cx``, ``Sh``, ``S6a``, ``relay`` or the decimal id."""
+    return APPLICATION_NAMES.get(app_id, str(app_id))
+
+
+def advertised_applications(message: Any) -> tuple[int, ...]:
+    """Every application id a CER/CEA names: Auth-/Acct-Application-Id, also inside
+    Vendor-Specific-Application-Id (RFC 6733 §5.3, §6.11), in order, without repeats."""
+    ids = [*(message.auth_application_id or []), *(message.acct_application_id or [])]
+    for vendor_app in message.vendor_specific_application_id or []:
+        ids += [app for app in (getattr(vendor_app, "auth_application_id", None),
+                                getattr(vendor_app, "acct_application_id", None))
+                if app is not None]
+    return tuple(dict.fromkeys(int(app) for app in ids))
+
+
+def answer_result(message: Any) -> str:
+    """Result-Code, else Experimental-Result-Code (TS 29.229 §6.2), else ``none``."""
+    code = getattr(message, "result_code", None)
+    if code is None:
+        experimental = getattr(message, "experimental_result", None)
+        code = getattr(experimental, "experimental_result_code", None)
+    return "none" if code is None else str(code)
+
+
+def answer_counter(command: str, message: Any) -> str:
+    """``diameter_answers{command="MAA",result="2001"}``: one counter per command and result."""
+    return f'diameter_answers{{command="{command}",result="{answer_result(message)}"}}'
+
+
+def peer_policy(settings: NodeSettings) -> PeerPolicy:
+    """The CER acceptance policy of ``settings`` (configured peers are allowed by name).
+
+    Raises:
+        ValueError: an allowed network is not CIDR notation.
+    """
+    realms = (settings.allowed_realms if settings.allowed_realms is not None
+              else (settings.realm, *settings.served_realms))
+    hosts = (*(peer.identity for peer in settings.peers), *settings.allowed_hosts)
+    return PeerPolicy.build(hosts, realms, settings.allowed_networks,
+                            accept_any=settings.accept_unknown_peers)
+
+
+class _AnswerRoutes:
+    """Which connection each request in flight arrived on, and which connections drain.
+
+    RFC 6733 §6.2: an answer is sent on the connection its request came in on.
+    An election loser (§5.6.4) keeps its connection until every request
+    received on it has been answered, then closes.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conns: dict[tuple[int, int], PeerConnection] = {}
+        self._draining: set[str] = set()
+
+    @staticmethod
+    def _key(message: Message) -> tuple[int, int]:
+        return message.header.hop_by_hop_identifier, message.header.end_to_end_identifier
+
+    def remember(self, request: Message, conn: PeerConnection) -> None:
+        """``request`` arrived on ``conn``."""
+        with self._lock:
+            self._conns[self._key(request)] = conn
+
+    def connection_of(self, answer: Message) -> PeerConnection | None:
+        """The connection the request of ``answer`` arrived on."""
+        with self._lock:
+            return self._conns.get(self._key(answer))
+
+    def answered(self, answer: Message, conn: PeerConnection) -> bool:
+        """Forget the request of ``answer``; True if it was the last one of a draining ``conn``."""
+        with self._lock:
+            self._conns.pop(self._key(answer), None)
+            return conn.ident in self._draining and not self._pending(conn)
+
+    def drain(self, conn: PeerConnection) -> bool:
+        """Mark ``conn`` draining; True when nothing is in flight on it (close it now)."""
+        with self._lock:
+            self._draining.add(conn.ident)
+            return not self._pending(conn)
+
+    def draining(self, conn: PeerConnection) -> bool:
+        """True once ``conn`` lost an election."""
+        with self._lock:
+            return conn.ident in self._draining
+
+    def forget(self, conn: PeerConnection) -> None:
+        """``conn`` is gone: drop what it had in flight."""
+        with self._lock:
+            self._draining.discard(conn.ident)
+            self._conns = {key: c for key, c in self._conns.items() if c is not conn}
+
+    def _pending(self, conn: PeerConnection) -> bool:
+        return any(c is conn for c in self._conns.values())
 
 
 class _PendingApplication(Application):  # type: ignore[misc]
@@ -146,10 +294,12 @@ class _ImsNode(Node):  # type: ignore[misc]
 
     peers: dict[str, Any]
 
-    def __init__(self, settings: NodeSettings, traffic: Counter[str], lock: threading.Lock) -> None:
+    def __init__(self, settings: NodeSettings, traffic: Counter[str], lock: threading.Lock,
+                 sctp_listen: bool = False) -> None:
         hosts = [settings.listen_host] if settings.listen_host else None
         super().__init__(settings.identity, settings.realm, ip_addresses=hosts,
                          tcp_port=settings.listen_port if hosts else None,
+                         sctp_port=settings.listen_port if hosts and sctp_listen else None,
                          vendor_ids=[VENDOR_3GPP])
         self.product_name = settings.product_name
         self.idle_timeout = settings.watchdog_interval
@@ -162,12 +312,100 @@ class _ImsNode(Node):  # type: ignore[misc]
         self._settings = settings
         self._traffic = traffic
         self._traffic_lock = lock
+        self.policy = peer_policy(settings)
+        self.advertised: dict[str, tuple[int, ...]] = {}
+        self._routes = _AnswerRoutes()
 
     def receive_cer(self, conn: PeerConnection, message: CapabilitiesExchangeRequest) -> None:
-        host = bytes(message.origin_host).decode(errors="replace").lower()
-        if host not in self.peers and self._settings.accept_unknown_peers:
-            self._admit(host, bytes(message.origin_realm).decode(errors="replace"), conn)
+        """RFC 6733 §5.3 capabilities exchange with the peer policy and §5.6.4 election."""
+        host = _text(message.origin_host).lower()
+        realm = _text(message.origin_realm)
+        advertised = advertised_applications(message)
+        verdict = cer_verdict(self.policy, self._settings.applications, host, realm,
+                              str(conn.ip), advertised)
+        if verdict is not CerResult.DIAMETER_SUCCESS:
+            logger.warning("refusing CER from %s (realm %s) at %s: %s", host, realm, conn.ip,
+                           verdict.name)
+            self._refuse(conn, message, verdict)
+            return
+        if host not in self.peers:
+            self._admit(host, realm, conn)
+        rivals = self._rivals(conn, host)
+        if rivals and not election_won(self.origin_host, host):
+            logger.warning("second connection from %s at %s lost the election", host, conn.ip)
+            self._refuse(conn, message, CerResult.DIAMETER_ELECTION_LOST)
+            return
+        self.advertised[host] = advertised
         super().receive_cer(conn, message)
+        if rivals:
+            logger.info("second connection from %s at %s won the election; draining %d older",
+                        host, conn.ip, len(rivals))
+            peer = self._find_connection_peer(conn)
+            if peer is not None:
+                peer.connection = conn
+            for old in rivals:
+                self._drain(old)
+
+    def receive_cea(self, conn: PeerConnection, message: CapabilitiesExchangeAnswer) -> None:
+        """Record what the peer advertised (RFC 6733 §5.3), then the library's handling."""
+        self.advertised[_text(message.origin_host).lower()] = advertised_applications(message)
+        super().receive_cea(conn, message)
+
+    def _refuse(self, conn: PeerConnection, message: CapabilitiesExchangeRequest,
+                result: CerResult) -> None:
+        """CEA with ``result`` and the connection closed once it is sent (RFC 6733 §5.3)."""
+        answer = self._generate_answer(conn, message)
+        answer.host_ip_address = self.ip_addresses
+        answer.vendor_id = self.vendor_id
+        answer.product_name = self.product_name
+        answer.supported_vendor_id = list(self.vendor_ids)
+        answer.auth_application_id = list(self.auth_application_ids)
+        answer.result_code = int(result)
+        answer.error_message = result.name
+        answer.header.is_error = 3000 <= int(result) < 4000
+        conn.state = PEER_CLOSING
+        self.send_message(conn, answer)
+
+    def _rivals(self, conn: PeerConnection, host: str) -> list[PeerConnection]:
+        """Other open connections of ``host`` (RFC 6733 §5.6.4 election candidates)."""
+        return [other for other in list(self.connections.values())
+                if other is not conn and (other.host_identity or "").lower() == host
+                and other.state in PEER_READY_STATES and not self._routes.draining(other)]
+
+    def _drain(self, conn: PeerConnection) -> None:
+        """Close the election loser once every request received on it is answered."""
+        if self._routes.drain(conn):
+            conn.state = PEER_CLOSING
+            conn.demand_attention()
+
+    def _receive_app_request(self, conn: PeerConnection, message: Message) -> None:
+        self._routes.remember(message, conn)
+        super()._receive_app_request(conn, message)
+
+    def route_answer(self, message: Message) -> tuple[PeerConnection, Message]:
+        """The answer goes back on the connection its request came in on (RFC 6733 §6.2).
+
+        The library looks the connection up by the peer's host identity, which
+        is ambiguous while an election loser drains.
+        """
+        conn = self._routes.connection_of(message)
+        if conn is None or conn.ident not in self.connections:
+            return super().route_answer(message)  # type: ignore[no-any-return]
+        waiting = self._peer_waiting_answer.get(conn.host_identity, {})
+        waiting.pop(message.header.hop_by_hop_identifier, None)
+        return conn, message
+
+    def remove_peer_connection(self, conn: PeerConnection,
+                               disconnect_reason: int = DISCONNECT_REASON_UNKNOWN) -> None:
+        """The library's removal, keeping the peer's newer connection (election winner)."""
+        peer = self._find_connection_peer(conn)
+        keep = peer.connection if peer is not None and peer.connection is not conn else None
+        super().remove_peer_connection(conn, disconnect_reason)
+        self._routes.forget(conn)
+        if keep is not None and keep.ident in self.connections:
+            peer.connection = keep
+            if keep.state in PEER_READY_STATES:
+                self._flag_connection_as_ready(keep)
 
     def _admit(self, host: str, realm: str, conn: PeerConnection) -> None:
         logger.info("accepting unconfigured peer %s (realm %s) from %s", host, realm, conn.ip)
@@ -183,6 +421,8 @@ class _ImsNode(Node):  # type: ignore[misc]
         if isinstance(message, CapabilitiesExchangeRequest | CapabilitiesExchangeAnswer):
             _advertise_vendor_apps(message, self._settings.applications)
         self._trace("send", conn, message)
+        if not message.header.is_request and self._routes.answered(message, conn):
+            conn.state = PEER_CLOSING  # last answer of a drained connection: close once sent
         super().send_message(conn, message)
 
     def _record_answer(self, conn: PeerConnection, message: Message) -> None:
@@ -206,10 +446,33 @@ class _ImsNode(Node):  # type: ignore[misc]
         self._trace("recv", conn, message)
         super()._receive_message(conn, message)
 
+    def route_request(self, app: Application, message: Message) -> tuple[PeerConnection, Message]:
+        """Route to the peer named by Destination-Host (RFC 6733 §6.1.4), else by realm.
+
+        The library routes by Destination-Realm only; an HSS-initiated request
+        (RTR, PPR, CLR, IDR, DSR) must reach the one S-CSCF or MME it names.
+        """
+        wanted = getattr(message, "destination_host", None)
+        if not wanted:
+            return super().route_request(app, message)  # type: ignore[no-any-return]
+        host = bytes(wanted).decode(errors="replace").lower()
+        peer = next((p for name, p in self.peers.items() if name.lower() == host), None)
+        conn = peer.connection if peer is not None else None
+        if conn is None or conn.state not in PEER_READY_STATES:
+            raise NotRoutable(f"peer {host} is not connected")
+        if not message.header.hop_by_hop_identifier:
+            message.header.hop_by_hop_identifier = conn.hop_by_hop_seq.next_sequence()
+        header = message.header
+        self._app_waiting_answer[f"{header.hop_by_hop_identifier}:"
+                                 f"{header.end_to_end_identifier}"] = app
+        return conn, message
+
     def _trace(self, direction: str, conn: PeerConnection, message: Message) -> None:
         name = command_name(message)
         with self._traffic_lock:
             self._traffic[f"diameter_{'rx' if direction == 'recv' else 'tx'}_{name.lower()}"] += 1
+            if direction == "send" and not message.header.is_request:
+                self._traffic[answer_counter(name, message)] += 1
         if logger.isEnabledFor(logging.DEBUG):
             result = getattr(message, "result_code", None)
             logger.debug("%s %s %s %s:%s hop=%#x e2e=%#x app=%d%s", direction,
@@ -219,6 +482,18 @@ class _ImsNode(Node):  # type: ignore[misc]
                          message.header.end_to_end_identifier,
                          message.header.application_id,
                          f" result={result}" if result else "")
+
+
+def _peer_state(host: str, peer: Peer, advertised: tuple[int, ...]) -> PeerState:
+    conn = peer.connection
+    if conn is None:
+        return PeerState(host=host, realm=peer.realm_name, state="down",
+                         applications=tuple(application_name(app) for app in advertised))
+    return PeerState(host=host, realm=peer.realm_name,
+                     state=_STATE_NAMES.get(conn.state, "unknown"),
+                     applications=tuple(application_name(app) for app in advertised),
+                     transport="sctp" if conn.socket_proto == PEER_TRANSPORT_SCTP else "tcp",
+                     address=str(conn.ip))
 
 
 def _advertise_vendor_apps(message: Any, vendor_apps: tuple[int, ...]) -> None:
@@ -246,7 +521,9 @@ class DiameterNode:
         self.settings = settings
         self._traffic: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._node = _ImsNode(settings, self._traffic, self._lock)
+        self.sctp = sctp_probe.detect()
+        listen_sctp = settings.sctp and settings.listen_host is not None and self.sctp.available
+        self._node = _ImsNode(settings, self._traffic, self._lock, sctp_listen=listen_sctp)
         self._started = False
         configured = [self._add_peer(peer) for peer in settings.peers]
         realms = [settings.realm, *settings.served_realms]
@@ -271,9 +548,9 @@ class DiameterNode:
         """
         self._node.start()
         self._started = True
-        logger.info("diameter node %s (realm %s) listening on tcp %s:%d",
+        logger.info("diameter node %s (realm %s) listening on %s; sctp %s",
                     self.settings.identity, self.settings.realm,
-                    self.settings.listen_host, self.settings.listen_port)
+                    ", ".join(self.listening()) or "nothing (client only)", self.sctp_status())
 
     def stop(self) -> None:
         """Send DPR to connected peers, wait for them (bounded), close everything. Blocks."""
@@ -283,20 +560,47 @@ class DiameterNode:
 
     def listening(self) -> list[str]:
         """``["tcp 127.0.0.1:3868"]`` (empty for a client-only node)."""
-        sockets = self._node.tcp_sockets
-        return [f"tcp {sock.getsockname()[0]}:{sock.getsockname()[1]}" for sock in sockets
-                if sock.fileno() != -1]
+        where = [("tcp", sock) for sock in self._node.tcp_sockets]
+        where += [("sctp", sock) for sock in self._node.sctp_sockets]
+        return [f"{proto} {sock.getsockname()[0]}:{sock.getsockname()[1]}"
+                for proto, sock in where if sock.fileno() != -1]
+
+    def sctp_status(self) -> str:
+        """``listening``, ``available``, ``disabled`` or ``unavailable: <why>`` (for ``/status``)."""
+        if any(sock.fileno() != -1 for sock in self._node.sctp_sockets):
+            return "listening"
+        if not self.settings.sctp:
+            return "disabled"
+        return self.sctp.describe()
 
     def peers(self) -> list[PeerState]:
-        """Every known peer with its connection state."""
-        states = []
-        for host, peer in sorted(self._node.peers.items()):
-            conn = peer.connection
-            state = _STATE_NAMES.get(conn.state, "unknown") if conn is not None else "down"
-            states.append(PeerState(host=host, realm=peer.realm_name, state=state))
-        return states
+        """Every known peer with its connection state and advertised applications."""
+        advertised = dict(self._node.advertised)
+        return [_peer_state(host, peer, advertised.get(host.lower(), ()))
+                for host, peer in sorted(self._node.peers.items())]
+
+    def status(self) -> dict[str, Any]:
+        """``diameter_peers`` (host, realm, state, applications ...) and ``sctp``, for ``/status``."""
+        return {"diameter_peers": [dataclasses.asdict(peer) for peer in self.peers()],
+                "sctp": self.sctp_status()}
 
     def counters(self) -> dict[str, int]:
         """Messages sent and received per command (``diameter_rx_cer`` ...)."""
         with self._lock:
             return dict(self._traffic)
+
+    def send_request(self, app_id: int, message: Message, timeout: float = 10.0) -> Message:
+        """Send ``message`` through application ``app_id`` and wait for its answer. Blocks.
+
+        Raises:
+            DiameterUnreachable: no ready connection to its Destination-Host/realm.
+            DiameterTimeout: no answer within ``timeout`` seconds.
+        """
+        app = next(a for a in self._node.applications if a.application_id == app_id)
+        try:
+            answer: Message = app.send_request(message, timeout=timeout)
+        except TimeoutError as exc:
+            raise DiameterTimeout(f"no answer within {timeout:g} s") from exc
+        except NotRoutable as exc:
+            raise DiameterUnreachable(str(exc)) from exc
+        return answer
