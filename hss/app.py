@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hss.cx import CxHandlers
 from hss.identities import SubscriberSpec
 from hss.models import Registration, RegistrationState, Subscription
+from hss.network import HssNetworkActions
 from hss.s6a import S6aHandlers
 from hss.sh import ShHandlers
 from hss.store import Store
@@ -43,10 +44,12 @@ class HssApp:
 
     name = "hss"
 
-    def __init__(self, node: DiameterNode, store: Store, config: Config) -> None:
+    def __init__(self, node: DiameterNode, store: Store, config: Config,
+                 actions: HssNetworkActions | None = None) -> None:
         self.node = node
         self.store = store
         self._config = config
+        self._actions = actions
         self._rest: RestServer | None = None
 
     async def start(self) -> None:
@@ -56,7 +59,8 @@ class HssApp:
         hss = self._config.hss
         self._rest = await asyncio.to_thread(start_rest_server, self.store, hss.rest_host,
                                              hss.rest_port, hss.rest_token,
-                                             domain=self._config.core.domain)
+                                             domain=self._config.core.domain,
+                                             actions=self._actions)
 
     def _prepare_store(self) -> None:
         self.store.upgrade()
@@ -94,10 +98,9 @@ class HssApp:
                 **store_counts(self.store)}
 
     def status_extra(self) -> Mapping[str, Any]:
-        """``diameter_peers`` with their state, and the store's counts."""
+        """``diameter_peers`` (state, applications), ``sctp``, and the store's counts."""
         return {"diameter_identity": self.node.settings.identity,
-                "diameter_peers": [{"host": peer.host, "realm": peer.realm, "state": peer.state}
-                                   for peer in self.node.peers()],
+                **self.node.status(),
                 "store": store_counts(self.store)}
 
 
@@ -128,6 +131,9 @@ def node_settings(config: Config) -> NodeSettings:
         peers=tuple(PeerSettings(peer.identity, peer.realm, peer.address, peer.port, peer.connect)
                     for peer in hss.peers),
         accept_unknown_peers=hss.accept_unknown_peers,
+        allowed_hosts=hss.allowed_peer_hosts,
+        allowed_realms=hss.allowed_peer_realms,
+        allowed_networks=hss.allowed_peer_networks,
         watchdog_interval=hss.watchdog_interval,
     )
 
@@ -137,10 +143,13 @@ def build(config: Config) -> HssApp:
     store = Store(config.hss.store_url)
     vectors = VectorService(store)
     origin = Origin(config.hss.identity, config.core.realm)
+    actions = HssNetworkActions(store, origin)  # RTR/PPR/CLR/IDR/DSR (hss.network)
     handlers = {APP_CX: CxHandlers(store, vectors, origin).table(),
                 APP_SH: ShHandlers(store, origin).table(),
-                APP_S6A: S6aHandlers(store, vectors, origin).table()}
-    return HssApp(DiameterNode(node_settings(config), handlers), store, config)
+                APP_S6A: S6aHandlers(store, vectors, origin, actions.mme_changed).table()}
+    node = DiameterNode(node_settings(config), handlers)
+    actions.attach(node)
+    return HssApp(node, store, config, actions)
 
 
 def main() -> None:

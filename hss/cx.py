@@ -33,6 +33,7 @@ from hss.identities import (
     ImpuRecord,
     ScscfAssignment,
     ServiceProfileRecord,
+    SubscriberRecord,
     TriggerSpec,
 )
 from hss.models import (
@@ -51,6 +52,7 @@ from ims.diameter.cx import UserAuthorizationType as Uat
 from ims.diameter.results import (
     Answer,
     CxExperimentalResult,
+    Envelope,
     Origin,
     Result,
     ResultCode,
@@ -77,6 +79,7 @@ class CxStore(Protocol):
     def identities_for_impi(self, impi: str) -> ImpiRecord: ...  # noqa: D102
     def lookup_impu(self, impu: str) -> ImpuLookup: ...  # noqa: D102
     def service_profile(self, name: str) -> ServiceProfileRecord: ...  # noqa: D102
+    def get_subscriber(self, imsi: str) -> SubscriberRecord: ...  # noqa: D102
 
     def set_registration(self, impu: str, state: RegistrationState, *,  # noqa: D102
                          impi: str | None = None,
@@ -243,7 +246,12 @@ def _record_scscf(store: CxStore, found: ImpuLookup, mar: cx.Mar) -> None:
     """Store the requesting S-CSCF while the user is not registered (TS 29.228 §6.3.1)."""
     if found.impu.registration.state == RegistrationState.NOT_REGISTERED:
         store.set_registration(found.impu.impu, RegistrationState.NOT_REGISTERED,
-                               impi=found.impi, scscf=ScscfAssignment(mar.server_name))
+                               impi=found.impi, scscf=_assignment(mar.server_name, mar.envelope))
+
+
+def _assignment(server_name: str, envelope: Envelope) -> ScscfAssignment:
+    """The S-CSCF with its Diameter Origin-Host/Realm, where RTR/PPR go (TS 29.228 §6.1.3, §6.2)."""
+    return ScscfAssignment(server_name, envelope.origin_host, envelope.origin_realm)
 
 
 def answer_mar(store: CxStore, vectors: CxVectors, origin: Origin, request: Message) -> Message:
@@ -259,16 +267,31 @@ _DEREGISTRATIONS_KEEP = {Sat.TIMEOUT_DEREGISTRATION_STORE_SERVER_NAME,
 _AUTH_FAILURES = {Sat.AUTHENTICATION_FAILURE, Sat.AUTHENTICATION_TIMEOUT}
 
 
-def handle_sar(store: CxStore, sar: cx.Sar, origin: Origin) -> cx.Saa:
-    """Decide the SAA: record the assignment and return the user profile when due."""
+def handle_sar(store: CxStore, sar: cx.Sar, origin: Origin,
+               charging: cx.ChargingInformation | None = None) -> cx.Saa:
+    """Decide the SAA: record the assignment and return the user profile when due.
+
+    TS 29.228 §6.1.2.1: the SAA carries Associated-Identities (the other
+    IMPIs of the IMS subscription) and, with the profile, the configured
+    Charging-Information (TS 29.229 §6.3.19).
+    """
     def decide() -> cx.Saa:
         found = _sar_identity(store, sar)
         state = _apply_assignment(store, found, sar)
         answer = Answer.to(sar.envelope, origin, _OK)
+        others = associated_impis(store, found)
         if state is None:
-            return cx.Saa(answer, user_name=found.impi)
-        return cx.Saa(answer, user_name=found.impi, user_data=user_data(store, found))
+            return cx.Saa(answer, user_name=found.impi, associated_identities=others)
+        return cx.Saa(answer, user_name=found.impi, user_data=user_data(store, found),
+                      charging_information=charging, associated_identities=others)
     return guarded(origin, sar.envelope.session_id, decide, cx.Saa)
+
+
+def associated_impis(store: CxStore, found: ImpuLookup) -> tuple[str, ...]:
+    """The IMS subscription's other private identities (Associated-Identities, §6.3.33)."""
+    record = store.get_subscriber(found.imsi)
+    return tuple(impi.impi for impi in record.private_identities
+                 if not _same_impi(impi.impi, found.impi))
 
 
 def _sar_identity(store: CxStore, sar: cx.Sar) -> ImpuLookup:
@@ -286,7 +309,7 @@ def _sar_identity(store: CxStore, sar: cx.Sar) -> ImpuLookup:
 def _apply_assignment(store: CxStore, found: ImpuLookup, sar: cx.Sar) -> bool | None:
     """Write the registration state of Table 6.1.2.1; True when User-Data is due."""
     kind, impu = sar.assignment_type, found.impu.impu
-    scscf = ScscfAssignment(sar.server_name)
+    scscf = _assignment(sar.server_name, sar.envelope)
     stored = found.impu.registration.scscf
     if kind in (Sat.REGISTRATION, Sat.RE_REGISTRATION):
         store.set_registration(impu, RegistrationState.REGISTERED, impi=found.impi, scscf=scscf)
@@ -310,9 +333,10 @@ def _apply_assignment(store: CxStore, found: ImpuLookup, sar: cx.Sar) -> bool | 
     raise Refused(Result.of(CxExperimentalResult.DIAMETER_ERROR_IN_ASSIGNMENT_TYPE))
 
 
-def answer_sar(store: CxStore, origin: Origin, request: Message) -> Message:
+def answer_sar(store: CxStore, origin: Origin, request: Message,
+               charging: cx.ChargingInformation | None = None) -> Message:
     """Parse, decide, build an SAA."""
-    return cx.build_saa(request, handle_sar(store, cx.read_sar(request), origin))
+    return cx.build_saa(request, handle_sar(store, cx.read_sar(request), origin, charging))
 
 
 # -- LIR (TS 29.228 §6.1.4.1) --------------------------------------------------
@@ -401,17 +425,19 @@ class CxHandlers:
     store: CxStore
     vectors: CxVectors
     origin: Origin
+    charging: cx.ChargingInformation | None = None
+    """Charging-Information sent with the profile in SAA, where configured."""
 
     def table(self) -> dict[int, Callable[[Message], Message]]:
         """Command code → handler (TS 29.229 §6.1: UAR 300, SAR 301, LIR 302, MAR 303)."""
         return {
             300: lambda request: answer_uar(self.store, self.origin, request),
-            301: lambda request: answer_sar(self.store, self.origin, request),
+            301: lambda request: answer_sar(self.store, self.origin, request, self.charging),
             302: lambda request: answer_lir(self.store, self.origin, request),
             303: lambda request: answer_mar(self.store, self.vectors, self.origin, request),
         }
 
 
 __all__ = ["CxHandlers", "Refused", "guarded", "CxStore", "CxVectors", "answer_lir", "answer_mar",
-           "answer_sar", "answer_uar", "handle_lir", "handle_mar", "handle_sar", "handle_uar",
+           "answer_sar", "answer_uar", "associated_impis", "handle_lir", "handle_mar", "handle_sar", "handle_uar",
            "subscription_of", "user_data"]

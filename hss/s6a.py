@@ -6,7 +6,10 @@ store and returns the answer dataclass, ``build_<msg>`` makes the message.
 An unknown IMSI is Experimental-Result 5001 DIAMETER_ERROR_USER_UNKNOWN
 (TS 29.272 §7.4.3); a store failure is base Result-Code 5012.
 
-Not yet done here: CLR to the previous MME on ULR (§5.2.1.2), IDR/DSR.
+When a ULR comes from a new MME, the ``mme_changed`` hook (see
+:meth:`hss.network.HssNetworkActions.mme_changed`) sends CLR to the previous
+one asynchronously, after the ULA (§5.2.1.1.3, §5.2.1.2); IDR/DSR/CLR on
+provisioning changes live in :mod:`hss.network`.
 """
 
 from __future__ import annotations
@@ -92,16 +95,27 @@ def answer_air(vectors: S6aVectors, origin: Origin, request: Message) -> Message
     return s6a.build_aia(request, handle_air(vectors, s6a.read_air(request), origin))
 
 
+#: The ULR hook: (IMSI, previous MME host, its realm) when a new MME registers.
+MmeChanged = Callable[[str, str, str | None], None]
+
+
 # -- ULR (TS 29.272 §5.2.1.1.3) ---------------------------------------------
-def handle_ulr(store: S6aStore, ulr: s6a.Ulr, origin: Origin) -> s6a.Ula:
-    """Record the MME and answer with the subscription (unless Skip-Subscriber-Data)."""
+def handle_ulr(store: S6aStore, ulr: s6a.Ulr, origin: Origin,
+               mme_changed: MmeChanged | None = None) -> s6a.Ula:
+    """Record the MME and answer with the subscription (unless Skip-Subscriber-Data).
+
+    A different MME than the one stored gets ``mme_changed`` called with the
+    previous one, which cancels the location there (§5.2.1.1.3: CLR).
+    """
     def decide() -> s6a.Ula:
         subscriber = store.get_subscriber(ulr.user_name)
         previous = store.update_mme(ulr.user_name, ulr.envelope.origin_host,
                                     ulr.envelope.origin_realm)
-        if previous[0] not in (None, ulr.envelope.origin_host):
-            log.info("s6a: %s moved from MME %s to %s (CLR not sent yet)", ulr.user_name,
-                     previous[0], ulr.envelope.origin_host)
+        if previous[0] is not None and previous[0] != ulr.envelope.origin_host:
+            log.info("s6a: %s moved from MME %s to %s", ulr.user_name, previous[0],
+                     ulr.envelope.origin_host)
+            if mme_changed is not None:
+                mme_changed(ulr.user_name, previous[0], previous[1])
         answer = Answer.to(ulr.envelope, origin, _OK)
         flags = s6a.UlaFlags.SEPARATION_INDICATION
         if ulr.flags & s6a.UlrFlags.SKIP_SUBSCRIBER_DATA:
@@ -139,9 +153,10 @@ def _apn(apn: ApnConfig) -> s6a.ApnConfiguration:
                                 s6a.EpsQos(apn.qci, arp), s6a.Ambr(apn.ambr_ul, apn.ambr_dl))
 
 
-def answer_ulr(store: S6aStore, origin: Origin, request: Message) -> Message:
+def answer_ulr(store: S6aStore, origin: Origin, request: Message,
+               mme_changed: MmeChanged | None = None) -> Message:
     """Parse, decide, build a ULA."""
-    return s6a.build_ula(request, handle_ulr(store, s6a.read_ulr(request), origin))
+    return s6a.build_ula(request, handle_ulr(store, s6a.read_ulr(request), origin, mme_changed))
 
 
 # -- PUR (TS 29.272 §5.2.1.3.3) ---------------------------------------------
@@ -168,11 +183,13 @@ class S6aHandlers:
     store: S6aStore
     vectors: S6aVectors
     origin: Origin
+    mme_changed: MmeChanged | None = None
+    """Called when a ULR comes from a new MME (CLR to the previous one)."""
 
     def table(self) -> dict[int, Callable[[Message], Message]]:
         """Command code → handler (TS 29.272 §7.2: ULR 316, AIR 318, PUR 321)."""
         return {
-            316: lambda request: answer_ulr(self.store, self.origin, request),
+            316: lambda request: answer_ulr(self.store, self.origin, request, self.mme_changed),
             318: lambda request: answer_air(self.vectors, self.origin, request),
             321: lambda request: answer_pur(self.store, self.origin, request),
         }
