@@ -18,6 +18,7 @@ Loaded once by ``ims.runtime.main`` (or ``ims.cli``) and passed explicitly.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -127,11 +128,41 @@ class PcscfConfig(SipFunctionConfig):
     """First port of the protected client port pool (port-c)."""
     ipsec_pool_size: Annotated[int, _Range(1, 10000)]
     """Number of ports in each protected pool."""
+    icscf_uri: Name
+    """Where REGISTERs go: the home network's I-CSCF (TS 24.229 §5.2.2.1), resolved
+    through the static DNS table (the home domain maps to ``[icscf]``)."""
+    visited_network_id: Name
+    """P-Visited-Network-ID the P-CSCF adds to REGISTERs (RFC 7315 §4.3)."""
+
+
+@dataclass(frozen=True)
+class ScscfChoiceConfig:
+    """One ``[[icscf.scscfs]]`` entry: an S-CSCF the I-CSCF may select (TS 29.228 §6.7)."""
+
+    uri: Name
+    """SIP URI of the S-CSCF (its Server-Name at the HSS)."""
+    capabilities: tuple[int, ...] = ()
+    """Capability numbers it offers, matched against the HSS's Server-Capabilities."""
 
 
 @dataclass(frozen=True)
 class IcscfConfig(SipFunctionConfig):
     """``[icscf]``: the I-CSCF, entry point of the home network."""
+
+    diameter_identity: Name
+    """Our DiameterIdentity (Origin-Host) towards the HSS."""
+    hss_identity: str
+    """DiameterIdentity of the HSS to connect to; empty: ``hss.identity``."""
+    hss_realm: str
+    """Realm of the HSS; empty: ``core.realm``."""
+    hss_address: str
+    """Address of the HSS's Diameter listener; empty: ``hss.diameter_host``."""
+    hss_port: Annotated[int, _Range(0, 65535)]
+    """Port of the HSS's Diameter listener; 0: ``hss.diameter_port``."""
+    diameter_timeout: Annotated[int, _Range(1, 60)]
+    """Seconds to wait for a UAA/LIA before the request gets 504."""
+    scscfs: tuple[ScscfChoiceConfig, ...]
+    """S-CSCFs to select from by capabilities; empty: ``scscf.server_name`` only."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +171,24 @@ class ScscfConfig(SipFunctionConfig):
 
     server_name: Name
     """SIP URI the S-CSCF gives the HSS as its Server-Name (Cx SAR)."""
+    diameter_identity: Name
+    """Our DiameterIdentity (Origin-Host) towards the HSS."""
+    hss_identity: str
+    """DiameterIdentity of the HSS to connect to; empty: ``hss.identity``."""
+    hss_realm: str
+    """Realm of the HSS; empty: ``core.realm``."""
+    hss_address: str
+    """Address of the HSS's Diameter listener; empty: ``hss.diameter_host``."""
+    hss_port: Annotated[int, _Range(0, 65535)]
+    """Port of the HSS's Diameter listener; 0: ``hss.diameter_port``."""
+    diameter_timeout: Annotated[int, _Range(1, 60)]
+    """Seconds to wait for each Cx answer before the REGISTER gets 504."""
+    min_expires: Annotated[int, _Range(1, 86400)]
+    """Shorter non-zero registration expiries get 423 with Min-Expires (RFC 3261 §10.3)."""
+    max_expires: Annotated[int, _Range(1, 604800)]
+    """Longer requested expiries are cut to this; the 200 OK says what was granted."""
+    reauth_integrity_protected: bool
+    """Challenge re-REGISTERs that arrive integrity-protected too (false skips the challenge)."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +218,13 @@ class HssConfig:
     diameter_port: Port
     """Diameter TCP port."""
     accept_unknown_peers: bool
-    """Accept a CER from any peer (lab); when false only ``peers`` may connect."""
+    """Accept a CER from any peer at all (insecure); when false the allow-lists below apply."""
+    allowed_peer_hosts: tuple[Name, ...]
+    """Origin-Hosts accepted at CER from any address (``peers`` are always accepted)."""
+    allowed_peer_realms: tuple[Name, ...]
+    """Origin-Realms accepted at CER when the peer connects from ``allowed_peer_networks``."""
+    allowed_peer_networks: tuple[Name, ...]
+    """Source networks (CIDR) of ``allowed_peer_realms``; other peers get 3010 (RFC 6733 §5.3)."""
     peers: tuple[DiameterPeerConfig, ...]
     """Known Diameter peers (MME, CSCFs, AS)."""
     watchdog_interval: Seconds
@@ -481,6 +536,12 @@ def _check_consistency(config: Config) -> None:
     for index, peer in enumerate(config.hss.peers):
         if peer.connect and not peer.address:
             raise _Invalid(f"hss.peers[{index}].connect", "needs an address to connect to")
+    for index, network in enumerate(config.hss.allowed_peer_networks):
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise _Invalid(f"hss.allowed_peer_networks[{index}]",
+                           f"not an address or CIDR network: {network!r}") from None
     seen: list[Bind] = []
     for bind in binds(config):
         other = next((earlier for earlier in seen if earlier.clashes(bind)), None)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ims.sip.errors import SipError
 from ims.sip.events import Peer
-from ims.sip.headers.nameaddr import parse_name_addr
+from ims.sip.headers.nameaddr import NameAddr, parse_name_addr
 from ims.sip.headers.via import MAGIC_COOKIE, Via
 from ims.sip.message import (
     HeaderField,
@@ -327,24 +327,30 @@ def preprocess_routes(req: Request, identity: LocalIdentity) -> list[str]:
     popped: list[str] = []
     if not req.has("route"):
         return popped
-    uri = req.uri
-    if isinstance(uri, SipUri) and uri.user is None and identity.is_local(uri):
-        values = req.get_all("route")
-        last = values[-1]
-        _set_list(req, "route", values[:-1])
-        req.uri = parse_name_addr(last).uri
-        popped.append(last)
+    if "@" not in req.uri_text:  # only a user-less Request-URI can be one of our RR URIs
+        uri = req.uri
+        if isinstance(uri, SipUri) and uri.user is None and identity.is_local(uri):
+            values = req.get_all("route")
+            last = values[-1]
+            _set_list(req, "route", values[:-1])
+            req.uri = parse_name_addr(last).uri
+            popped.append(last)
     for _ in range(2):
-        routes = req.routes
-        if not routes or not identity.is_local(routes[0].uri):
+        top = _top_route(req)
+        if top is None or not identity.is_local(top.uri):
             break
         value = req.pop_first("route")
         assert value is not None
         popped.append(value)
-        uri0 = routes[0].uri
-        if not (isinstance(uri0, SipUri) and "r2" in uri0.params):
+        if not (isinstance(top.uri, SipUri) and "r2" in top.uri.params):
             break
     return popped
+
+
+def _top_route(req: Request) -> NameAddr | None:
+    """The first Route value, parsed alone (the rest of the set is not needed)."""
+    value = req.get("route")
+    return parse_name_addr(value) if value is not None else None
 
 
 def addressed_to_self(req: Request, identity: LocalIdentity) -> bool:
@@ -363,12 +369,13 @@ def _set_list(msg: Message, key: str, values: list[str]) -> None:
 
 def _insert_top(msg: Message, key: str, value: str, anchor: str = "via") -> None:
     """Add ``value`` above existing ``key`` lines, or after the ``anchor`` lines."""
-    positions = [i for i, f in enumerate(msg.fields) if f.key == key]
-    if not positions:
-        anchors = [i for i, f in enumerate(msg.fields) if f.key == anchor]
-        positions = [anchors[-1] + 1] if anchors else [0]
-    msg.fields.insert(positions[0], HeaderField(key, display_name_for(key), value))
-    msg._cache.clear()
+    if msg.has(key):
+        msg.add(key, value, first=True)
+        return
+    msg.add(key, value)  # appended last (parsed headers dropped), then moved up
+    field = msg.fields.pop()
+    anchors = [i for i, f in enumerate(msg.fields) if f.key == anchor]
+    msg.fields.insert(anchors[-1] + 1 if anchors else 0, field)
 
 
 # -- §16.6 request forwarding ---------------------------------------------
@@ -409,9 +416,9 @@ def next_hop(req: Request, target: Target | None = None) -> Hop:
         return Hop(_peer_uri(peer), peer.transport, peer)
     if target is not None and target.next_hop is not None:
         return _hop(target.next_hop)
-    routes = req.routes if req.has("route") else []
-    if routes:
-        first = routes[0].uri
+    top = _top_route(req)
+    if top is not None:
+        first = top.uri
         if isinstance(first, SipUri) and not first.lr:
             rest = req.get_all("route")[1:] + [f"<{req.uri_text}>"]
             _set_list(req, "route", rest)

@@ -264,6 +264,8 @@ class ProxyCore:
         if ctx is None or ctx.phase is not Phase.ROUTING:
             return []
         if isinstance(decision, Response):
+            if ctx.stateless:  # an ACK is never answered (§17.1.1.3)
+                return self._drop(ctx)
             return self._finish_with(ctx, self._tagged(ctx, decision))
         if decision is None:
             if addressed_to_self(ctx.request, self.identity):
@@ -363,7 +365,9 @@ class ProxyCore:
         """A response arrived on branch ``index`` of context ``key`` (§16.7)."""
         ctx = self.contexts.get(key)
         if ctx is None or index >= len(ctx.branches):
-            return self.receive_stray_response(resp)
+            # The context is over (e.g. Timer C answered 408): only a 2xx
+            # still goes upstream (§16.7 step 5), statelessly.
+            return self.receive_stray_response(resp) if 200 <= resp.status < 300 else []
         if pop_own_via(resp, self.identity) is None:  # §16.7 step 3: not ours, drop
             return []
         branch = ctx.branches[index]

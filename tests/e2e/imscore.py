@@ -79,7 +79,9 @@ class Ports:
         for name in SIP_FUNCTIONS:
             lines += [f"[{name}]", f"port = {self.sip[name]}", f"mgmt_port = {self.mgmt[name]}", ""]
         lines += ["[hss]", f"diameter_port = {self.diameter}", f"rest_port = {self.rest}",
-                  f"mgmt_port = {self.mgmt['hss']}", 'store_url = "sqlite:///var/hss.sqlite"', ""]
+                  f"mgmt_port = {self.mgmt['hss']}", 'store_url = "sqlite:///var/hss.sqlite"',
+                  # the e2e Diameter clients live in realm test.example (not served)
+                  'allowed_peer_hosts = ["e2e-cx.test.example", "e2e-client.test.example"]', ""]
         return "\n".join(lines)
 
 

@@ -196,18 +196,38 @@ def start_sipp(cmd: list[str]) -> subprocess.Popen[str]:
 
 # -- tshark -------------------------------------------------------------------------
 class Capture:
-    """``tshark -i lo`` writing ``path``; started and confirmed capturing before use."""
+    """``tshark -i lo`` writing ``path``; started and confirmed capturing before use.
+
+    tshark prints "Capturing on" before dumpcap really captures, so the
+    filter also takes a probe port, and probes are sent until one is on
+    file: only then does the test send traffic.
+    """
 
     def __init__(self, tshark: str, ports: list[int], path: Path) -> None:
         self.tshark = tshark
         self.ports = ports
         self.path = path
-        bpf = " or ".join(f"udp port {p}" for p in ports)
+        self.probe = free_udp_port()
+        bpf = " or ".join(f"udp port {p}" for p in [*ports, self.probe])
         self.proc = subprocess.Popen(
             [tshark, "-i", "lo", "-f", bpf, "-w", str(path)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         self._wait_capturing()
+        self._wait_probe_seen()
+
+    def _wait_probe_seen(self) -> None:
+        deadline = time.monotonic() + STEP_TIMEOUT
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            while time.monotonic() < deadline:
+                sock.sendto(b"probe", ("127.0.0.1", self.probe))
+                if self.path.exists() and self.read(
+                    "-Y", f"udp.port == {self.probe}", "-T", "fields", "-e", "frame.number"
+                ).split():
+                    return
+                time.sleep(0.1)
+        self.proc.kill()
+        raise RuntimeError("tshark captured no probe packet")
 
     def _wait_capturing(self) -> None:
         assert self.proc.stderr is not None

@@ -479,3 +479,19 @@ def test_ipv6_identity_uses_brackets() -> None:
     assert str(ident.uri()) == "sip:[::1]:5062"
     uri = ident.uri()
     assert isinstance(uri, SipUri) and uri.bare_host == "::1"
+
+
+def test_route_hook_response_to_an_ack_is_not_sent() -> None:
+    ack = request("ACK", to_tag=";tag=b1")
+    core = ProxyCore(IDENTITY)
+    assert core.process(None, ack, UA, 0.0, make_response(ack, 404)) == []
+    assert not core.contexts
+
+
+def test_late_final_response_after_the_context_ended_is_dropped_but_2xx_relayed() -> None:
+    core = ProxyCore(IDENTITY)
+    actions = core.process(TXN, request(), UA, 0.0)
+    fwd, timer = of(actions, Forward)[0], of(actions, StartTimer)[0]
+    assert statuses(core.handle_timer(timer.name, 181.0)) == [408]
+    assert core.receive_response(TXN, 0, reply(fwd, 486), 182.0) == []
+    assert len(of(core.receive_response(TXN, 0, reply(fwd, 200), 183.0), RelayStateless)) == 1
