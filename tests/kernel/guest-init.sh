@@ -26,6 +26,14 @@ else
     echo /run/uml/bin/modprobe > /proc/sys/kernel/modprobe
     export PATH="/run/uml/bin:$PATH"
 fi
+# A checkout under one of the tmpfs folders just mounted (a CI clone in /tmp)
+# would be hidden by it: show the host's copy again, read-only.
+case "$KREPO" in
+    /tmp/*|/var/tmp/*|/run/*|/dev/shm/*)
+        mkdir -p "$KREPO"
+        mount -r -t hostfs -o "$KREPO" hostfs "$KREPO"
+        ;;
+esac
 mkdir -p "$KOUT"  # under a tmpfs just mounted (/tmp): make the mount point
 mount -t hostfs -o "$KOUT" hostfs "$KOUT"
 ip link set lo up
