@@ -61,6 +61,15 @@ def _non_empty(value: str | tuple[Any, ...], key: str) -> None:
         raise _Invalid(key, "must not be empty")
 
 
+def _ipv6_or_empty(value: str, key: str) -> None:
+    if not value:
+        return
+    try:
+        ipaddress.IPv6Address(value)
+    except ValueError:
+        raise _Invalid(key, f"not an IPv6 address: {value!r}") from None
+
+
 Port = Annotated[int, _Range(1, 65535)]
 Seconds = Annotated[int, _Range(1, 86400)]
 Name = Annotated[str, _non_empty]
@@ -114,6 +123,23 @@ class SipFunctionConfig:
     """SIP transports to listen on."""
     mgmt_port: Port
     """Management HTTP port (/status, /metrics) on ``core.mgmt_host``."""
+    ipv6_host: Annotated[str, _ipv6_or_empty]
+    """An additional IPv6 address every transport binds too (``"::1"``); empty: none."""
+    tls_port: Annotated[int, _Range(0, 65535)]
+    """SIP over TLS port on ``host`` (and ``ipv6_host``); 0: no TLS."""
+    tls_cert: str
+    """PEM certificate chain file of the TLS listeners (needed with ``tls_port``)."""
+    tls_key: str
+    """PEM private key file of the TLS listeners (needed with ``tls_port``)."""
+
+    def hosts(self) -> tuple[str, ...]:
+        """Addresses the SIP listeners bind: ``host``, then ``ipv6_host`` if set."""
+        return (self.host, self.ipv6_host) if self.ipv6_host else (self.host,)
+
+    @property
+    def tls_enabled(self) -> bool:
+        """True when ``tls_port``, ``tls_cert`` and ``tls_key`` are all set."""
+        return bool(self.tls_port and self.tls_cert and self.tls_key)
 
 
 @dataclass(frozen=True)
@@ -305,7 +331,8 @@ class Bind:
     def describe(self) -> str:
         """``127.0.0.1:5060/udp`` (or a range)."""
         ports = str(self.port) if self.port == self.last_port else f"{self.port}-{self.last_port}"
-        return f"{self.host}:{ports}/{self.transport}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{ports}/{self.transport}"
 
 
 def _wildcard(host: str) -> bool:
@@ -321,9 +348,7 @@ def binds(config: Config) -> list[Bind]:
              config.hss.rest_host, config.hss.rest_port, config.hss.rest_port),
     ]
     for name in FUNCTIONS[1:]:
-        sip: SipFunctionConfig = getattr(config, name)
-        found += [Bind(name, f"{name}.port", "sip", transport, sip.host, sip.port, sip.port)
-                  for transport in sip.transports]
+        found += _sip_binds(name, getattr(config, name))
     pcscf = config.pcscf
     for key, first in (("ipsec_port_s", pcscf.ipsec_port_s), ("ipsec_port_c", pcscf.ipsec_port_c)):
         if pcscf.ipsec != "off":
@@ -333,6 +358,16 @@ def binds(config: Config) -> list[Bind]:
     for name in FUNCTIONS:
         host, port = config.mgmt_address(name)
         found.append(Bind(name, f"{name}.mgmt_port", "mgmt", "tcp", host, port, port))
+    return found
+
+
+def _sip_binds(name: str, sip: SipFunctionConfig) -> list[Bind]:
+    """The SIP listeners of one CSCF: each transport on each host, TLS (a TCP socket)."""
+    found = [Bind(name, f"{name}.port", "sip", transport, host, sip.port, sip.port)
+             for host in sip.hosts() for transport in sip.transports]
+    if sip.tls_enabled:
+        found += [Bind(name, f"{name}.tls_port", "sip", "tcp", host, sip.tls_port, sip.tls_port)
+                  for host in sip.hosts()]
     return found
 
 
@@ -542,6 +577,8 @@ def _check_consistency(config: Config) -> None:
         except ValueError:
             raise _Invalid(f"hss.allowed_peer_networks[{index}]",
                            f"not an address or CIDR network: {network!r}") from None
+    for name in FUNCTIONS[1:]:
+        _check_tls(name, getattr(config, name))
     seen: list[Bind] = []
     for bind in binds(config):
         other = next((earlier for earlier in seen if earlier.clashes(bind)), None)
@@ -549,3 +586,16 @@ def _check_consistency(config: Config) -> None:
             raise _Invalid(bind.key, f"{bind.describe()} clashes with {other.key} "
                                      f"({other.describe()})")
         seen.append(bind)
+
+
+def _check_tls(name: str, sip: SipFunctionConfig) -> None:
+    """A ``tls_port`` needs a readable certificate and key file."""
+    if not sip.tls_port:
+        return
+    for key in ("tls_cert", "tls_key"):
+        path = getattr(sip, key)
+        if not path:
+            raise _Invalid(f"{name}.{key}", f"needed when {name}.tls_port is set "
+                                            f"(a PEM file)")
+        if not Path(path).is_file():
+            raise _Invalid(f"{name}.{key}", f"no such file: {path}")

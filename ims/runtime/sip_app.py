@@ -8,11 +8,18 @@ an :class:`ims.runtime.app.App` (listening addresses, counters).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ims.runtime.config import Config, SipFunctionConfig
-from ims.runtime.proxy_service import LocalHandler, ProxyService, RouteHook, StaticResolver
+from ims.runtime.proxy_service import (
+    LocalHandler,
+    ProxyService,
+    RouteHook,
+    StaticResolver,
+    tune_gc,
+)
 from ims.sip.proxy import ProxyConfig
 from ims.transport.config import ListenSpec
 from ims.transport.rules import host_family
@@ -20,6 +27,8 @@ from ims.transport.stack import SipStack
 
 #: Stack values that are current levels, not running totals.
 GAUGE_KEYS = frozenset({"transactions_active", "connections"})
+#: Seconds between full GC sweeps in a CSCF (the Diameter side may make cycles).
+GC_SWEEP_INTERVAL = 60.0
 
 
 class SipFunctionApp:
@@ -35,8 +44,14 @@ class SipFunctionApp:
         return self._name
 
     async def start(self) -> None:
-        """Bind the SIP listeners (``OSError`` if one is taken) and serve."""
+        """Bind the SIP listeners (``OSError`` if one is taken) and serve.
+
+        Once started, the GC is tuned as for the bare proxy (see
+        :func:`ims.runtime.proxy_service.tune_gc`): start-up objects frozen,
+        automatic collection off, a full sweep every ``GC_SWEEP_INTERVAL``.
+        """
         await self.service.start()
+        tune_gc(asyncio.get_running_loop(), GC_SWEEP_INTERVAL)
 
     async def stop(self) -> None:
         """Stop the proxy and close every SIP socket."""
@@ -75,8 +90,14 @@ class SipFunctionApp:
 
 
 def listen_specs(section: SipFunctionConfig) -> list[ListenSpec]:
-    """One spec per configured transport, all on ``host:port``."""
-    return [ListenSpec(transport, section.host, section.port) for transport in section.transports]
+    """One spec per configured transport on ``host:port`` (and ``ipv6_host:port``),
+    plus TLS on ``tls_port`` of each when ``section.tls_enabled``."""
+    specs = [ListenSpec(transport, host, section.port)
+             for host in section.hosts() for transport in section.transports]
+    if section.tls_enabled:
+        specs += [ListenSpec("tls", host, section.tls_port, section.tls_cert, section.tls_key)
+                  for host in section.hosts()]
+    return specs
 
 
 def resolver_table(config: Config) -> dict[str, tuple[str, int]]:
