@@ -8,6 +8,8 @@
   0 if all are up, 1 otherwise.
 * ``ims-cli subscriber add|show|list|delete`` provisions through the HSS's
   REST API (see :mod:`provisioning.cli`); exit code 1 on an HTTP error.
+* ``ims-cli registrations [--json]`` lists the S-CSCF's registered IMPUs and
+  contacts (see :mod:`ims.runtime.registrations_cli`).
 * ``ims-cli ue register ...`` registers one emulated UE through a P-CSCF,
   printing each step (see :mod:`ims.ue.cli`); exit code 1 on failure.
 
@@ -27,6 +29,7 @@ from ims.runtime.config import FUNCTIONS, Config, ConfigError, load_config
 from ims.runtime.logging import setup_logging
 from ims.runtime.main import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, add_shared_flags
 from ims.runtime.mgmt import StatusUnavailable, fetch_status
+from ims.runtime.registrations_cli import add_registrations_parser, run_registrations
 from ims.runtime.supervisor import run_supervisor
 from ims.ue.cli import add_ue_parser, run_ue
 from provisioning.cli import add_subscriber_parser, run_subscriber
@@ -45,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how long to wait for each function (default 3)")
     add_subscriber_parser(commands, add_shared_flags)
     add_ue_parser(commands, add_shared_flags)
+    add_registrations_parser(commands, add_shared_flags)
     return parser
 
 
@@ -68,6 +72,8 @@ def dispatch(argv: Sequence[str] | None = None) -> int:
         return run_subscriber(args, config)
     if args.command == "ue":
         return run_ue(args, config)
+    if args.command == "registrations":
+        return run_registrations(args, config)
     return show_status(config, as_json=args.json, timeout=args.timeout)
 
 

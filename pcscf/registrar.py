@@ -10,13 +10,17 @@ P-Asserted-Identity (RFC 3325 §9.1, TS 24.229 §5.2.6.3.3).
 
 A re-REGISTER's 200 OK replaces the UE's entry; a contact with expiry 0 is
 removed; :meth:`ContactCache.expire` drops what ran out; a reg-event
-``terminated`` drops the registration (TS 24.229 §5.2.3).
+``terminated`` drops the registration (TS 24.229 §5.2.3). A registration
+that ended by expiry or reg-event lingers for :data:`LINGER` seconds on the
+terminating side only (:meth:`ContactCache.for_contact`): the S-CSCF's
+NOTIFY telling the UE about that end (``expired``, ``deactivated``) comes
+after it, and must still reach the UE.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ims.sip.events import Peer
 from ims.sip.headers.nameaddr import NameAddr
@@ -27,6 +31,8 @@ from ims.sip.uri import SipUri, Uri, uri_equal
 
 #: Expiry assumed for a contact the 200 OK lists without one (RFC 3261 §10.2.4 default).
 DEFAULT_EXPIRES = 3600
+#: Seconds an ended registration stays reachable for requests toward the UE.
+LINGER = 30.0
 
 
 def identity_key(uri: Uri) -> str:
@@ -109,6 +115,7 @@ class ContactCache:
 
     def __init__(self) -> None:
         self._by_ue: dict[tuple[str, str, int], Registration] = {}
+        self._lingering: dict[tuple[str, str, int], tuple[Registration, float]] = {}
 
     def __len__(self) -> int:
         return len(self._by_ue)
@@ -153,24 +160,37 @@ class ContactCache:
             binding = reg.binding_for(uri)
             if binding is not None and binding.expires_at > now:
                 return reg, binding
+        for reg, until in self._lingering.values():
+            binding = reg.binding_for(uri)
+            if binding is not None and until > now:
+                return reg, binding
         return None
 
     def for_identity(self, uri: Uri) -> list[Registration]:
         """Every registration whose implicit set holds ``uri``."""
         return [reg for reg in self._by_ue.values() if reg.owns(uri) is not None]
 
-    def drop_identity(self, uri: Uri) -> int:
-        """Forget every registration holding ``uri`` (reg-event ``terminated``); count them."""
+    def drop_identity(self, uri: Uri, now: float | None = None) -> int:
+        """Forget every registration holding ``uri`` (reg-event ``terminated``); count them.
+
+        With ``now`` they linger (terminating side) until ``now + LINGER``.
+        """
         dropped = [k for k, reg in self._by_ue.items() if reg.owns(uri) is not None]
         for key in dropped:
-            del self._by_ue[key]
+            reg = self._by_ue.pop(key)
+            if now is not None:
+                self._lingering[key] = (reg, now + LINGER)
         return len(dropped)
 
     def expire(self, now: float) -> list[Registration]:
         """Drop expired contacts and registrations left without one; return those dropped."""
+        self._lingering = {k: v for k, v in self._lingering.items() if v[1] > now}
         gone: list[Registration] = []
         for key, reg in list(self._by_ue.items()):
-            reg.bindings = [b for b in reg.bindings if b.expires_at > now]
-            if not reg.bindings:
+            kept = [b for b in reg.bindings if b.expires_at > now]
+            if not kept:
+                self._lingering[key] = (replace(reg, bindings=list(reg.bindings)), now + LINGER)
+            reg.bindings = kept
+            if not kept:
                 gone.append(self._by_ue.pop(key))
         return gone

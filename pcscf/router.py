@@ -174,14 +174,14 @@ def route_request(req: Request, source: Peer | None, popped: Sequence[str], *,
     """
     if req.method in _HOP_METHODS or source is None:
         return None
+    reg = cache.for_ue(source, now)
+    if reg is not None:  # first: a UE never bypasses its S-CSCF toward another contact
+        return originating_target(req, reg)
     found = cache.for_contact(req.uri, now)
     if found is not None:
         return Target(peer=found[0].ue)
     if is_our_path(popped):
         return make_response(req, 480, "Temporarily Unavailable - Not Registered Here")
-    reg = cache.for_ue(source, now)
-    if reg is not None:
-        return originating_target(req, reg)
     if for_self:
         return None
     return forbidden(req)

@@ -94,7 +94,7 @@ class PcscfService(ProxyService):
             return None
         resp, aors = regevent.notify_response(req)
         for aor in aors:
-            dropped = self.cache.drop_identity(parse_uri(aor))
+            dropped = self.cache.drop_identity(parse_uri(aor), self._now())
             self.counters["registrations_dropped"] += dropped
             logger.info("reg-event: %s terminated, %d registration(s) dropped", aor, dropped)
         return resp

@@ -2,7 +2,9 @@
 :mod:`ims.ue.subscribe` (Open5GS ``tests/common`` style: build, send, handle).
 
 Each :class:`UserEquipment` runs its own :class:`~ims.transport.stack.SipStack`
-listening on UDP and TCP at ``local_host`` port 0 (one free port each), and
+listening on UDP and TCP at ``local_host`` on one free port (the same for
+both, as a handset does: a proxy sends a request larger than the MTU allows
+over TCP to the port the UE registered from, RFC 3261 §18.1.1), and
 talks to one P-CSCF. Many UEs run concurrently in one process simply as many
 instances: every UE has its own ports, contact and transaction tables, so
 no demultiplexing by Call-ID is needed and a NOTIFY or MESSAGE reaches the
@@ -26,6 +28,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Self
 
 from ims.auth.sqn import SqnArray
 from ims.sip.events import Peer, Timeout
@@ -53,6 +56,8 @@ __all__ = ["DEFAULT_DOMAIN", "UeConfig", "UserEquipment", "describe"]
 
 DEFAULT_DOMAIN = "ims.mnc001.mcc001.3gppnetwork.org"
 StepCallback = Callable[[str], None]
+#: Tries at finding one port free for both UDP and TCP.
+BIND_ATTEMPTS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +164,8 @@ class UserEquipment:
         self.isim = config.make_isim()
         self.ue = config.ue_state()
         self.on_step = on_step
-        host = config.local_host
-        self.stack = SipStack(self, [ListenSpec("udp", host, 0), ListenSpec("tcp", host, 0)],
-                              timers=timers)
+        self.timers = timers
+        self.stack = self._new_stack(0)
         self.notifies: asyncio.Queue[NotifyOutcome] = asyncio.Queue()
         self.requests: asyncio.Queue[Request] = asyncio.Queue()
         self.subscription: RegSubscription | None = None
@@ -169,9 +173,30 @@ class UserEquipment:
         self._cseq = 0
 
     # -- life cycle -------------------------------------------------------------
+    def _new_stack(self, port: int) -> SipStack:
+        host = self.config.local_host
+        return SipStack(self, [ListenSpec("udp", host, port), ListenSpec("tcp", host, port)],
+                        timers=self.timers)
+
+    async def _open_sockets(self) -> None:
+        """UDP and TCP on one port: a free UDP port is probed, then both are bound there."""
+        for attempt in range(BIND_ATTEMPTS):
+            probe = SipStack(self, [ListenSpec("udp", self.config.local_host, 0)])
+            await probe.start()
+            port = probe.transport.local_address("udp")[1]
+            await probe.stop()
+            self.stack = self._new_stack(port)
+            try:
+                await self.stack.start()
+            except OSError:
+                if attempt == BIND_ATTEMPTS - 1:
+                    raise
+                continue
+            return
+
     async def start(self) -> None:
-        """Open the UE's UDP and TCP sockets."""
-        await self.stack.start()
+        """Open the UE's UDP and TCP sockets (one port for both)."""
+        await self._open_sockets()
         self._flow = RegistrationFlow(
             self.ue, self.isim, contact=self.contact, transport=self.config.transport,
             call_id=f"{secrets.token_hex(10)}@{self.config.local_host}", from_tag=_tag(),
@@ -181,7 +206,7 @@ class UserEquipment:
         """Close the sockets (no deregistration)."""
         await self.stack.stop()
 
-    async def __aenter__(self) -> UserEquipment:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

@@ -15,7 +15,7 @@ from pcscf_messages import (
 
 from ims.sip.events import Peer
 from ims.sip.uri import parse_uri
-from pcscf.registrar import ContactCache
+from pcscf.registrar import LINGER, ContactCache
 
 
 def test_200_ok_fills_the_cache() -> None:
@@ -72,3 +72,27 @@ def test_expiry_and_reg_event_drop() -> None:
     cache.update(req, ok(req), UE, now=0.0)
     assert cache.drop_identity(parse_uri(IMPU_TEL)) == 1
     assert len(cache) == 0
+
+
+def test_ended_registration_lingers_for_terminating_requests_only() -> None:
+    cache = ContactCache()
+    req = register()
+    cache.update(req, ok(req, expires=60), UE, now=0.0)
+    assert len(cache.expire(61.0)) == 1
+    # the S-CSCF's "expired" NOTIFY comes after the expiry: still delivered to the UE ...
+    found = cache.for_contact(parse_uri(CONTACT), 62.0)
+    assert found is not None and found[0].ue == UE
+    # ... but the UE may no longer originate, and the linger ends
+    assert cache.for_ue(UE, 62.0) is None
+    cache.expire(61.0 + LINGER + 1)
+    assert cache.for_contact(parse_uri(CONTACT), 61.0 + LINGER + 1) is None
+
+
+def test_reg_event_termination_lingers_with_a_time() -> None:
+    cache = ContactCache()
+    req = register()
+    cache.update(req, ok(req), UE, now=0.0)
+    assert cache.drop_identity(parse_uri(IMPU_TEL), 10.0) == 1
+    assert cache.for_ue(UE, 11.0) is None
+    assert cache.for_contact(parse_uri(CONTACT), 11.0) is not None
+    assert cache.for_contact(parse_uri(CONTACT), 10.0 + LINGER) is None

@@ -138,6 +138,14 @@ def test_terminating_goes_to_the_cached_ue() -> None:
     assert isinstance(gone, Response) and gone.status == 480
 
 
+def test_registered_ue_addressing_a_cached_contact_still_goes_through_its_s_cscf() -> None:
+    req = invite(CONTACT, extra=("P-Asserted-Identity: <sip:forged@evil.example>",))
+    target = route(req, source=UE)  # the UE itself, or another UE of this P-CSCF
+    assert isinstance(target, Target) and target.peer is None
+    assert target.routes == (SERVICE_ROUTE,)
+    assert req.get_all("p-asserted-identity") == [f"<{IMPU_SIP}>"]
+
+
 # -- reg-event ------------------------------------------------------------------------
 REGINFO = (
     '<?xml version="1.0"?><reginfo xmlns="urn:ietf:params:xml:ns:reginfo" version="1" '
