@@ -25,6 +25,7 @@ from hss.s6a import S6aHandlers
 from hss.sh import ShHandlers
 from hss.store import Store
 from hss.vectors import VectorService
+from ims.diameter.cx import ChargingInformation
 from ims.diameter.node import APP_CX, APP_S6A, APP_SH, DiameterNode, NodeSettings, PeerSettings
 from ims.diameter.results import Origin
 from ims.runtime.config import Config
@@ -138,13 +139,27 @@ def node_settings(config: Config) -> NodeSettings:
     )
 
 
+def charging_information(config: Config) -> ChargingInformation | None:
+    """Charging-Information from ``hss.charging_ccf``/``charging_ecf`` (TS 29.229 §6.3.19)."""
+    ccf, ecf = config.hss.charging_ccf, config.hss.charging_ecf
+    if not ccf and not ecf:
+        return None
+
+    def pick(names: tuple[str, ...], index: int) -> str | None:
+        return names[index] if len(names) > index else None
+
+    return ChargingInformation(primary_ecf=pick(ecf, 0), secondary_ecf=pick(ecf, 1),
+                               primary_ccf=pick(ccf, 0), secondary_ccf=pick(ccf, 1))
+
+
 def build(config: Config) -> HssApp:
     """Wire the HSS from ``config`` (nothing is bound or migrated until ``start``)."""
     store = Store(config.hss.store_url)
     vectors = VectorService(store)
     origin = Origin(config.hss.identity, config.core.realm)
-    actions = HssNetworkActions(store, origin)  # RTR/PPR/CLR/IDR/DSR (hss.network)
-    handlers = {APP_CX: CxHandlers(store, vectors, origin).table(),
+    charging = charging_information(config)
+    actions = HssNetworkActions(store, origin, charging=charging)  # RTR/PPR/CLR/IDR/DSR (hss.network)
+    handlers = {APP_CX: CxHandlers(store, vectors, origin, charging).table(),
                 APP_SH: ShHandlers(store, origin).table(),
                 APP_S6A: S6aHandlers(store, vectors, origin, actions.mme_changed).table()}
     node = DiameterNode(node_settings(config), handlers)

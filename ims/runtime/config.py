@@ -61,6 +61,11 @@ def _non_empty(value: str | tuple[Any, ...], key: str) -> None:
         raise _Invalid(key, "must not be empty")
 
 
+def _at_most_two(value: tuple[Any, ...], key: str) -> None:
+    if len(value) > 2:
+        raise _Invalid(key, f"at most two entries (primary, secondary), got {len(value)}")
+
+
 def _ipv6_or_empty(value: str, key: str) -> None:
     if not value:
         return
@@ -265,6 +270,11 @@ class HssConfig:
     """SQLAlchemy URL of the subscriber store (SQLite file or PostgreSQL)."""
     mgmt_port: Port
     """Management HTTP port (/status, /metrics) on ``core.mgmt_host``."""
+    charging_ccf: Annotated[tuple[Name, ...], _at_most_two]
+    """Charging Collection Functions (primary, secondary) sent as Charging-Information
+    in SAA and PPR (TS 29.229 §6.3.19); empty: no Charging-Information."""
+    charging_ecf: Annotated[tuple[Name, ...], _at_most_two]
+    """Event Charging Functions (primary, secondary), likewise."""
 
 
 @dataclass(frozen=True)

@@ -81,8 +81,13 @@ class Ports:
         lines += ["[hss]", f"diameter_port = {self.diameter}", f"rest_port = {self.rest}",
                   f"mgmt_port = {self.mgmt['hss']}", 'store_url = "sqlite:///var/hss.sqlite"',
                   # the e2e Diameter clients live in realm test.example (not served)
-                  'allowed_peer_hosts = ["e2e-cx.test.example", "e2e-client.test.example"]', ""]
+                  'allowed_peer_hosts = ["e2e-cx.test.example", "e2e-client.test.example"]',
+                  f'charging_ccf = ["{CHARGING_CCF}"]', ""]
         return "\n".join(lines)
+
+
+#: The CCF the e2e HSS announces in Charging-Information (TS 29.229 §6.3.19).
+CHARGING_CCF = "aaa://ccf.ims.mnc001.mcc001.3gppnetwork.org:3868"
 
 
 class CoreProcess:

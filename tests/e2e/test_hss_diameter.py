@@ -15,7 +15,7 @@ import pytest
 from diameter.message import Message
 from diameter.node import Node
 from diameter.node.application import SimpleThreadingApplication
-from imscore import CoreProcess, Ports
+from imscore import CHARGING_CCF, CoreProcess, Ports
 
 from ims.auth.aka import AMF_SEPARATION_BIT, plmn_id, usim_check
 from ims.diameter import cx, s6a
@@ -104,6 +104,7 @@ def test_sar_registration_returns_user_data_non_barred_first(peer: Peer) -> None
     request = cx.Sar(envelope(), SCSCF, cx.ServerAssignmentType.REGISTRATION, (BARRED,), IMPI)
     answer = cx.read_saa(peer.send(cx.build_sar(request)))
     assert (answer.answer.result, answer.user_name) == (Result(2001), IMPI)
+    assert answer.charging_information == cx.ChargingInformation(primary_ccf=CHARGING_CCF)
     assert answer.user_data is not None
     profile = parse_ims_subscription(answer.user_data)
     assert profile.private_id == IMPI
