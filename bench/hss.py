@@ -23,7 +23,10 @@ threads of the process, from /proc/<pid>/stat).
 Baseline: python-diameter's own Node with a trivial AIR handler (no store, no
 crypto), once with ``SimpleThreadingApplication`` (a thread per request) and
 once answering on the Node's own thread, to separate the library's cost
-from ours.
+from ours; ``pool``: the same handler on ``ims.diameter.node`` (its fixed
+worker pool); and (``--baseline asyncio,asyncio-pool``) the same handler on a
+bare asyncio peer using only the library's codec, inline or in 8 threads:
+the ceiling of the asyncio-peer option of issue 3.
 
 Profiling: ``--profile DIR`` samples the HSS with py-spy (``--gil``: only the
 thread holding the GIL, i.e. where the CPU goes) during the concurrency-8
@@ -218,7 +221,8 @@ class HssServer(Server):
 
 
 class BaselineServer(Server):
-    """python-diameter's Node with a trivial AIR handler (``mode``: thread or inline)."""
+    """A trivial AIR handler on python-diameter's Node (``mode``: thread or inline)
+    or on a bare asyncio peer with the library's codec (asyncio, asyncio-pool)."""
 
     def __init__(self, workdir: Path, mode: str) -> None:
         super().__init__(workdir)
@@ -229,19 +233,88 @@ class BaselineServer(Server):
                 "--port", str(self.port)]
 
 
+def _trivial_answer(request: Message) -> Message:
+    reply: Message = request.to_answer()
+    reply.session_id = request.session_id
+    reply.origin_host = HSS_IDENTITY.encode()
+    reply.origin_realm = DOMAIN.encode()
+    reply.result_code = 2001
+    reply.auth_session_state = 1
+    return reply
+
+
+def _asyncio_answer(data: bytes) -> bytes:
+    """Decode, answer (CEA 2001 to a CER, else the trivial answer), encode."""
+    request = Message.from_bytes(data)
+    if request.header.command_code != 257:
+        return bytes(_trivial_answer(request).as_bytes())
+    cea = request.to_answer()
+    cea.origin_host, cea.origin_realm = HSS_IDENTITY.encode(), DOMAIN.encode()
+    cea.result_code, cea.host_ip_address, cea.vendor_id = 2001, ["127.0.0.1"], VENDOR_3GPP
+    cea.product_name = "bench-asyncio"
+    return bytes(cea.as_bytes())
+
+
+def serve_asyncio(pool: bool, port: int) -> int:
+    """A bare asyncio peer on the library's codec (no Node): framing on the loop,
+    decode/answer/encode inline or (``pool``) in 8 worker threads. Measures
+    the ceiling of the asyncio-peer option of issue 3; no DWR, no election."""
+    from concurrent.futures import ThreadPoolExecutor
+    executor = ThreadPoolExecutor(8) if pool else None
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                head = await reader.readexactly(20)
+                data = head + await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            if executor is None:
+                writer.write(_asyncio_answer(data))
+                continue
+            future = loop.run_in_executor(executor, _asyncio_answer, data)
+            future.add_done_callback(lambda done: writer.write(done.result()))
+        writer.close()
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        async with await asyncio.start_server(connection, "127.0.0.1", port):
+            await stop.wait()
+
+    asyncio.run(serve())
+    return 0
+
+
+def serve_pool(port: int) -> int:
+    """The trivial handler on our node wiring (ims.diameter.node: fixed worker pool)."""
+    from ims.diameter.node import APP_S6A, DiameterNode, NodeSettings
+
+    settings = NodeSettings(identity=HSS_IDENTITY, realm=DOMAIN, listen_host="127.0.0.1",
+                            listen_port=port, applications=(APP_S6A,), sctp=False)
+    node = DiameterNode(settings, {APP_S6A: {318: _trivial_answer}})
+    stopping = [False]
+    signal.signal(signal.SIGTERM, lambda *_: stopping.__setitem__(0, True))
+    node.start()
+    while not stopping[0]:
+        time.sleep(0.2)
+    node.stop()
+    return 0
+
+
 def serve_baseline(mode: str, port: int) -> int:
     """Run python-diameter's Node answering every request with a fixed 2001 answer."""
     from diameter.node import Node
     from diameter.node.application import Application, SimpleThreadingApplication
 
+    if mode.startswith("asyncio"):
+        return serve_asyncio(mode == "asyncio-pool", port)
+    if mode == "pool":
+        return serve_pool(port)
+
     def answer(app: Any, request: Message) -> Message:
-        reply: Message = request.to_answer()
-        reply.session_id = request.session_id
-        reply.origin_host = HSS_IDENTITY.encode()
-        reply.origin_realm = DOMAIN.encode()
-        reply.result_code = 2001
-        reply.auth_session_state = 1
-        return reply
+        return _trivial_answer(request)
 
     class Inline(Application):  # type: ignore[misc]
         def handle_request(self, message: Message) -> None:
@@ -489,9 +562,9 @@ def summarize_profile(path: Path) -> str:
     """Share of GIL-holding samples per layer (exclusive), per span (inclusive), top leaves."""
     stacks: Counter[str] = Counter()
     for line in path.read_bytes().decode(errors="replace").splitlines():
-        stack, _, count = line.rpartition(" ")
-        if count.isdigit():
-            stacks[stack] += int(count)
+        stack, _, samples = line.rpartition(" ")
+        if samples.isdigit():
+            stacks[stack] += int(samples)
     total = sum(stacks.values()) or 1
     layers: Counter[str] = Counter()
     leaves: Counter[str] = Counter()

@@ -112,6 +112,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 #: Seconds an SQLite connection waits for the write lock before failing.
 SQLITE_BUSY_TIMEOUT = 30.0
+#: Server-database pool: connections kept, extra ones, seconds before one is renewed.
+POOL_SIZE, POOL_OVERFLOW, POOL_RECYCLE = 16, 16, 1800
 #: Largest SEQ (TS 33.102 Annex C.3: 43 bits with IND of 5 bits).
 SEQ_MAX = (1 << (SQN_BITS - IND_BITS)) - 1
 #: Most SQNs one call may allocate (vectors per MAR/AIR request).
@@ -162,7 +164,9 @@ def _create_engine(url: str) -> Engine:
     except ArgumentError as exc:
         raise ValidationError("store_url", str(exc)) from None
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        # A pool at least as large as the handler concurrency, no round trip per checkout.
+        return create_engine(parsed, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
+                             pool_recycle=POOL_RECYCLE)
     if parsed.database and parsed.database != ":memory:":
         try:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

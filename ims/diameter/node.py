@@ -29,7 +29,8 @@ from plain settings and adds what an IMS node needs on top:
 
 Requests for an application are answered by the handlers given for it
 (``handlers``: application id → command code → handler, run through
-:class:`ims.diameter.bridge.HandlerApplication`); an application served
+:class:`ims.diameter.bridge.HandlerApplication` on ``request_workers``
+threads); an application served
 without handlers answers every request ``DIAMETER_COMMAND_UNSUPPORTED``.
 This module and ``bridge.py`` are the only ones importing ``diameter``; the
 library's private hooks used here (``_receive_message``, ``_peer_routes``)
@@ -68,7 +69,7 @@ from diameter.node.peer import (
 )
 
 from . import sctp as sctp_probe
-from .bridge import Handler, HandlerApplication
+from .bridge import DEFAULT_WORKERS, Handler, HandlerApplication
 from .peers import APP_RELAY, LOOPBACK_NETWORKS, CerResult, PeerPolicy, cer_verdict, election_won
 
 logger = logging.getLogger(__name__)
@@ -144,6 +145,8 @@ class NodeSettings:
     """Idle seconds before a DWR (RFC 6733 Tw)."""
     product_name: str = "ims-core"
     """Product-Name in CER/CEA."""
+    request_workers: int = DEFAULT_WORKERS
+    """Threads answering requests, per application (a fixed pool; see ``bridge.py``)."""
 
 
 @dataclass(frozen=True)
@@ -529,7 +532,8 @@ class DiameterNode:
         realms = [settings.realm, *settings.served_realms]
         tables = handlers or {}
         for app_id in settings.applications:
-            app = (HandlerApplication(app_id, tables[app_id]) if app_id in tables
+            app = (HandlerApplication(app_id, tables[app_id], settings.request_workers)
+                   if app_id in tables
                    else _PendingApplication(app_id, is_auth_application=True))
             self._node.add_application(app, configured, realms=realms)
             for realm in realms:  # so unconfigured peers can be routed later
