@@ -10,6 +10,8 @@
   REST API (see :mod:`provisioning.cli`); exit code 1 on an HTTP error.
 * ``ims-cli registrations [--json]`` lists the S-CSCF's registered IMPUs and
   contacts (see :mod:`ims.runtime.registrations_cli`).
+* ``ims-cli sas [--json]`` lists the P-CSCF's IPsec SAs per UE (see
+  :mod:`ims.runtime.sas_cli`).
 * ``ims-cli ue register ...`` registers one emulated UE through a P-CSCF,
   printing each step (see :mod:`ims.ue.cli`); exit code 1 on failure.
 
@@ -30,6 +32,7 @@ from ims.runtime.logging import setup_logging
 from ims.runtime.main import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, add_shared_flags
 from ims.runtime.mgmt import StatusUnavailable, fetch_status
 from ims.runtime.registrations_cli import add_registrations_parser, run_registrations
+from ims.runtime.sas_cli import add_sas_parser, run_sas
 from ims.runtime.supervisor import run_supervisor
 from ims.ue.cli import add_ue_parser, run_ue
 from provisioning.cli import add_subscriber_parser, run_subscriber
@@ -49,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_subscriber_parser(commands, add_shared_flags)
     add_ue_parser(commands, add_shared_flags)
     add_registrations_parser(commands, add_shared_flags)
+    add_sas_parser(commands, add_shared_flags)
     return parser
 
 
@@ -74,6 +78,8 @@ def dispatch(argv: Sequence[str] | None = None) -> int:
         return run_ue(args, config)
     if args.command == "registrations":
         return run_registrations(args, config)
+    if args.command == "sas":
+        return run_sas(args, config)
     return show_status(config, as_json=args.json, timeout=args.timeout)
 
 

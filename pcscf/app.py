@@ -4,25 +4,34 @@ The shared stateful proxy on the configured SIP listeners, specialised as
 :class:`pcscf.service.PcscfService`: REGISTERs go to the home I-CSCF with
 our Path, the registrations are cached from the 200 OKs, originating
 requests follow the Service-Route with an asserted identity, terminating
-ones reach the UE where it registered from. Until IPsec comes (a later
-issue) sec-agree is refused (:class:`pcscf.router.SecAgreeUnavailable`).
+ones reach the UE where it registered from. IPsec (TS 33.203) follows
+``[pcscf] ipsec`` and what the kernel can do (:mod:`pcscf.ipsec`): the
+kernel is probed once here, ``required`` without ESP refuses to start.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from ims.runtime.config import Config
-from ims.runtime.main import run
+from ims.runtime.main import EXIT_FAILURE, run
 from ims.runtime.proxy_service import StaticResolver
 from ims.runtime.sip_app import SipFunctionApp, listen_specs, resolver_table
 from ims.sip.errors import SipError
 from ims.sip.uri import SipUri, parse_uri
+from ims.transport.config import ListenSpec
 from ims.transport.stack import SipStack
 
-from .router import PcscfSettings, SecAgreeUnavailable, path_value
+from .ipsec import IpsecSecAgree, IpsecStatus, IpsecUnavailable, probe, select_sec_agree
+from .router import PcscfSettings, path_value
+from .secagree import ProtectedPortPool, SecAgreeResources
 from .service import PcscfService
+from .xfrm import NetlinkXfrm
+
+logger = logging.getLogger(__name__)
 
 
 class PcscfApp(SipFunctionApp):
@@ -30,20 +39,56 @@ class PcscfApp(SipFunctionApp):
 
     service: PcscfService
 
-    def gauges(self) -> Mapping[str, float]:
-        """SIP gauges plus the number of registered UEs."""
-        values = dict(super().gauges())
-        values["registered_ues"] = len(self.service.cache)
+    def __init__(self, name: str, service: PcscfService, ipsec: IpsecStatus) -> None:
+        super().__init__(name, service)
+        self.ipsec = ipsec
+
+    @property
+    def _kernel_sa(self) -> IpsecSecAgree | None:
+        sec = self.service.sec_agree
+        return sec if isinstance(sec, IpsecSecAgree) else None
+
+    async def start(self) -> None:
+        """Remove SAs an earlier run left behind, then serve."""
+        if self._kernel_sa is not None:
+            self._kernel_sa.start()
+        await super().start()
+
+    async def stop(self) -> None:
+        """Stop serving, then remove every UE's SAs."""
+        await super().stop()
+        if self._kernel_sa is not None:
+            self._kernel_sa.close()
+
+    def counters(self) -> Mapping[str, float]:
+        """SIP counters plus the IPsec ones."""
+        values = dict(super().counters())
+        if self._kernel_sa is not None:
+            values.update(self._kernel_sa.counters)
         return values
 
+    def gauges(self) -> Mapping[str, float]:
+        """SIP gauges plus the number of registered UEs and installed SA sets."""
+        values = dict(super().gauges())
+        values["registered_ues"] = len(self.service.cache)
+        kernel = self._kernel_sa
+        values["ipsec_sa_sets"] = len(kernel.installed) if kernel is not None else 0
+        return values
+
+    def ipsec_status(self) -> dict[str, Any]:
+        """Mode, kernel ESP support, and our SAs per UE read from the kernel."""
+        ues = self._kernel_sa.sa_status() if self._kernel_sa is not None else []
+        return {**self.ipsec.as_dict(), "sa_count": sum(len(ue["sas"]) for ue in ues),
+                "ues": ues}
+
     def status_extra(self) -> Mapping[str, Any]:
-        """The cached registrations (UE address, identities, contacts)."""
+        """The cached registrations (UE address, identities, contacts) and IPsec."""
         return {"registrations": [
             {"ue": f"{reg.ue.transport}:{reg.ue.host}:{reg.ue.port}",
              "impus": [str(a.uri) for a in reg.associated],
              "contacts": [str(b.contact.uri) for b in reg.bindings]}
             for reg in self.service.cache
-        ]}
+        ], "ipsec": self.ipsec_status()}
 
 
 def settings_of(config: Config) -> PcscfSettings:
@@ -63,19 +108,42 @@ def settings_of(config: Config) -> PcscfSettings:
                          section.visited_network_id, f"sip:{section.name}:{section.port}")
 
 
-def build(config: Config) -> PcscfApp:
-    """Wire the P-CSCF from ``config`` (nothing is bound until ``start``)."""
+def protected_specs(config: Config) -> list[ListenSpec]:
+    """Listeners on the protected port pools (TS 33.203 §7.1), both transports."""
     section = config.pcscf
-    service = PcscfService(settings_of(config), SecAgreeUnavailable(),
+    firsts = (section.ipsec_port_s, section.ipsec_port_c)
+    return [ListenSpec(transport, section.host, first + index)
+            for first in firsts for index in range(section.ipsec_pool_size)
+            for transport in ("udp", "tcp")]
+
+
+def build(config: Config) -> PcscfApp:
+    """Wire the P-CSCF from ``config`` (nothing is bound until ``start``).
+
+    Raises:
+        IpsecUnavailable: ``ipsec = "required"`` on a kernel without ESP.
+    """
+    section = config.pcscf
+    status = probe(section.ipsec, NetlinkXfrm)
+    resources = SecAgreeResources(section.host, ProtectedPortPool(
+        section.ipsec_port_s, section.ipsec_port_c, section.ipsec_pool_size))
+    sec_agree = select_sec_agree(status, resources, NetlinkXfrm, section.esp_keys_file)
+    service = PcscfService(settings_of(config), sec_agree,
                            resolver=StaticResolver(resolver_table(config)),
                            aliases=(section.name,))
-    service.attach(SipStack(service, listen_specs(section)))
-    return PcscfApp("pcscf", service)
+    specs = listen_specs(section) + (protected_specs(config) if status.active else [])
+    service.attach(SipStack(service, specs))
+    return PcscfApp("pcscf", service, status)
 
 
 def main() -> None:
-    """``ims-pcscf [--config FILE] [--log-level LEVEL]``."""
-    run(build, name="pcscf")
+    """``ims-pcscf [--config FILE] [--log-level LEVEL]``; exit 1 when IPsec cannot be had."""
+    try:
+        run(build, name="pcscf")
+    except IpsecUnavailable as error:
+        logger.error("cannot start: %s", error)
+        print(f"ims-pcscf: cannot start: {error}", file=sys.stderr)
+        sys.exit(EXIT_FAILURE)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """P-CSCF routing decisions (TS 24.229 §5.2): pure, no I/O, no clock.
 
 * REGISTER (TS 24.229 §5.2.2.1): the sec-agree step first (a pluggable
-  :class:`SecAgree`; until IPsec exists :class:`SecAgreeUnavailable` answers
-  ``Require: sec-agree`` with 420 and ``Unsupported: sec-agree``, RFC 3261
-  §8.2.2.3), then the P-CSCF adds its Path (RFC 3327 §5.1) with
+  :class:`SecAgree`: :class:`pcscf.ipsec.IpsecSecAgree` with kernel SAs, or
+  :class:`SecAgreeUnavailable`, which answers ``Require: sec-agree`` with 420
+  and ``Unsupported: sec-agree``, RFC 3261 §8.2.2.3), then the P-CSCF adds its Path (RFC 3327 §5.1) with
   ``Supported: path``, P-Visited-Network-ID (RFC 7315 §4.3) and a
   P-Charging-Vector icid (RFC 7315 §4.6), drops any P-Asserted-Identity from
   the UE (RFC 3325 §5) and sends the request to the home I-CSCF.
@@ -44,16 +44,26 @@ _HOP_METHODS = frozenset({"ACK", "CANCEL"})
 class SecAgree(Protocol):
     """The sec-agree step of registration (RFC 3329, TS 33.203 §7).
 
-    IPsec (a later issue) implements this: it answers or lets the REGISTER
-    through, and builds the SAs from the keys of the 401.
+    :class:`pcscf.ipsec.IpsecSecAgree` implements it with kernel SAs;
+    :class:`SecAgreeUnavailable` refuses sec-agree.
     """
 
     def check_register(self, req: Request, source: Peer) -> Response | None:
         """A response that ends the REGISTER here, or None to forward it."""
         ...
 
-    def challenge(self, req: Request, source: Peer, keys: Sequence[Challenge]) -> None:
-        """The 401 to ``req`` carried ``keys`` (ik/ck), now removed from it."""
+    def challenge(self, req: Request, source: Peer, keys: Sequence[Challenge],
+                  resp: Response | None = None) -> None:
+        """The 401 ``resp`` carried ``keys`` (ik/ck), now removed from it; it has not left
+        yet, so SAs are installed and Security-Server added here (TS 33.203 §7.1)."""
+        ...
+
+    def final(self, req: Request, resp: Response, source: Peer) -> None:
+        """A final response to ``req`` has left toward the UE (TS 33.203 §7.4)."""
+        ...
+
+    def sweep(self) -> None:
+        """Periodic: expire what timed out."""
         ...
 
 
@@ -73,10 +83,17 @@ class SecAgreeUnavailable:
                                  headers=(("Unsupported", SEC_AGREE),))
         return None
 
-    def challenge(self, req: Request, source: Peer, keys: Sequence[Challenge]) -> None:
+    def challenge(self, req: Request, source: Peer, keys: Sequence[Challenge],
+                  resp: Response | None = None) -> None:
         if len(self.keys) >= self.keep:
             self.keys.pop(next(iter(self.keys)))
         self.keys[(source.host, source.port)] = tuple(keys)
+
+    def final(self, req: Request, resp: Response, source: Peer) -> None:
+        """Nothing to confirm without SAs."""
+
+    def sweep(self) -> None:
+        """Nothing expires without SAs."""
 
 
 @dataclass(frozen=True, slots=True)

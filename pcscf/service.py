@@ -38,7 +38,7 @@ class PcscfService(ProxyService):
 
     Args:
         settings: Path, I-CSCF and visited network.
-        sec_agree: the sec-agree step (IPsec later; refusal until then).
+        sec_agree: the sec-agree step (:mod:`pcscf.ipsec`).
         cache: the registration cache (a new one by default).
         **kwargs: passed to :class:`ProxyService`.
     """
@@ -66,6 +66,7 @@ class PcscfService(ProxyService):
     def _sweep(self) -> None:
         gone = self.cache.expire(self._now())
         self.counters["registrations_dropped"] += len(gone)
+        self.sec_agree.sweep()
         self._sweeper = asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)
 
     # -- requests -------------------------------------------------------------------
@@ -101,27 +102,36 @@ class PcscfService(ProxyService):
 
     # -- responses ------------------------------------------------------------------
     def _perform(self, actions: list[ProxyAction], relayed: bool = False) -> None:
+        finals: list[tuple[ServerTransactionHandle, Response]] = []
         if relayed:
             for action in actions:
                 if isinstance(action, Respond) and isinstance(action.key, ServerTransactionHandle):
-                    self._relaying(action.key, action.response)
+                    if self._relaying(action.key, action.response):
+                        finals.append((action.key, action.response))
         super()._perform(actions, relayed)
+        for txn, resp in finals:  # after the response left (TS 33.203 §7.4)
+            self.sec_agree.final(txn.request, resp, txn.peer)
 
-    def _relaying(self, txn: ServerTransactionHandle, resp: Response) -> None:
-        """Look at a response on its way to the UE (TS 24.229 §5.2.2.1)."""
+    def _relaying(self, txn: ServerTransactionHandle, resp: Response) -> bool:
+        """Look at a response on its way to the UE (TS 24.229 §5.2.2.1).
+
+        Returns:
+            True for a final response to a REGISTER (sec-agree sees it once it left).
+        """
         req = txn.request
         if req.method != "REGISTER":
-            return
+            return False
         try:
             if resp.status == 401:
                 keys = router.strip_challenge_keys(resp)
                 if keys:
                     self.counters["challenges_stripped"] += 1
-                    self.sec_agree.challenge(req, txn.peer, keys)
+                    self.sec_agree.challenge(req, txn.peer, keys, resp)
             elif 200 <= resp.status < 300:
                 self._registered(req, resp, txn.peer)
         except SipError as err:
             logger.warning("REGISTER response not understood: %s", err.reason)
+        return resp.status >= 200
 
     def _registered(self, req: Request, resp: Response, ue: Peer) -> None:
         known = self.cache.for_ue(ue, self._now()) is not None

@@ -159,6 +159,9 @@ class PcscfConfig(SipFunctionConfig):
     """First port of the protected client port pool (port-c)."""
     ipsec_pool_size: Annotated[int, _Range(1, 10000)]
     """Number of ports in each protected pool."""
+    esp_keys_file: str
+    """When set, each UE's ESP keys are written there in Wireshark's ``esp_sa``
+    format (decrypting captures); "" writes nothing."""
     icscf_uri: Name
     """Where REGISTERs go: the home network's I-CSCF (TS 24.229 §5.2.2.1), resolved
     through the static DNS table (the home domain maps to ``[icscf]``)."""
@@ -589,6 +592,7 @@ def _check_consistency(config: Config) -> None:
                            f"not an address or CIDR network: {network!r}") from None
     for name in FUNCTIONS[1:]:
         _check_tls(name, getattr(config, name))
+    _check_esp_keys_file(config.pcscf)
     seen: list[Bind] = []
     for bind in binds(config):
         other = next((earlier for earlier in seen if earlier.clashes(bind)), None)
@@ -596,6 +600,17 @@ def _check_consistency(config: Config) -> None:
             raise _Invalid(bind.key, f"{bind.describe()} clashes with {other.key} "
                                      f"({other.describe()})")
         seen.append(bind)
+
+
+def _check_esp_keys_file(pcscf: PcscfConfig) -> None:
+    """``esp_keys_file`` needs IPsec on and an existing directory."""
+    if not pcscf.esp_keys_file:
+        return
+    if pcscf.ipsec == "off":
+        raise _Invalid("pcscf.esp_keys_file", 'needs pcscf.ipsec "optional" or "required"')
+    folder = Path(pcscf.esp_keys_file).parent
+    if not folder.is_dir():
+        raise _Invalid("pcscf.esp_keys_file", f"no such directory: {folder}")
 
 
 def _check_tls(name: str, sip: SipFunctionConfig) -> None:

@@ -1,0 +1,257 @@
+"""pcscf/ipsec.py: modes and the sec-agree adapter over xfrm.FakeXfrm; policies on the host kernel."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pcscf_messages import UE, challenge, ok, register
+
+from ims.sip.headers.auth import remove_challenge_keys
+from ims.sip.message import Request, Response
+from pcscf import ipsec
+from pcscf.ipsec_ops import EspKeysFile, esp_sa_line
+from pcscf.router import SecAgreeUnavailable
+from pcscf.secagree import ProtectedPortPool, SecAgreeResources
+from pcscf.xfrm import Direction, FakeXfrm, NetlinkXfrm, SaSpec, XfrmError, XfrmSpec
+
+PCSCF = "10.45.0.1"
+SEC_CLIENT = ("Security-Client: ipsec-3gpp;alg=hmac-sha-1-96;ealg=aes-cbc;spi-c=3001;"
+              "spi-s=3002;port-c=51000;port-s=51001;prot=esp;mod=trans")
+IK = bytes.fromhex("00112233445566778899aabbccddeeff")
+CK = bytes.fromhex("ffeeddccbbaa99887766554433221100")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def adapter(fake: FakeXfrm, clock: Clock | None = None, keys: Path | None = None,
+            required: bool = False) -> ipsec.IpsecSecAgree:
+    res = SecAgreeResources(PCSCF, ProtectedPortPool(5100, 6100, 2))
+    return ipsec.IpsecSecAgree(res, fake, required=required, clock=clock or Clock(),
+                               keys_file=EspKeysFile(keys) if keys else None)
+
+
+def challenged(sec: ipsec.IpsecSecAgree) -> tuple[Request, Response]:
+    """Unprotected REGISTER with Security-Client through, then the S-CSCF's 401."""
+    req = register(extra=(SEC_CLIENT, "Require: sec-agree", "Proxy-Require: sec-agree"))
+    assert sec.check_register(req, UE) is None
+    resp = challenge()
+    sec.challenge(req, UE, remove_challenge_keys(resp), resp)
+    return req, resp
+
+
+def protected_register(server: str, verify: str | None = None) -> Request:
+    return register(extra=(SEC_CLIENT, f"Security-Verify: {verify or server}",
+                           "Require: sec-agree"))
+
+
+# -- modes ------------------------------------------------------------------------
+def test_off_never_touches_xfrm() -> None:
+    def boom() -> FakeXfrm:
+        raise AssertionError("XFRM touched with ipsec = off")
+    status = ipsec.probe("off", boom)
+    assert status.as_dict() == {"mode": "off", "kernel_esp": None,
+                                "reason": "ipsec = off: XFRM is not used"}
+    sec = ipsec.select_sec_agree(status, SecAgreeResources(PCSCF, ProtectedPortPool()), boom)
+    assert isinstance(sec, ipsec.NoIpsec)
+
+
+def test_required_without_esp_refuses_to_start() -> None:
+    status = ipsec.probe("required", lambda: FakeXfrm(esp=False))
+    assert status.kernel_esp is False and status.reason == ipsec.NO_ESP_REASON
+    with pytest.raises(ipsec.IpsecUnavailable, match="required.*cannot hold ESP"):
+        ipsec.select_sec_agree(status, SecAgreeResources(PCSCF, ProtectedPortPool()),
+                               FakeXfrm)
+
+
+def test_optional_without_esp_serves_plain_and_refuses_require() -> None:
+    status = ipsec.probe("optional", lambda: FakeXfrm(esp=False))
+    sec = ipsec.select_sec_agree(status, SecAgreeResources(PCSCF, ProtectedPortPool()),
+                                 FakeXfrm)
+    assert isinstance(sec, SecAgreeUnavailable)
+    refusal = sec.check_register(register(extra=("Require: sec-agree", SEC_CLIENT)), UE)
+    assert refusal is not None and refusal.status == 420
+    assert refusal.get("unsupported") == "sec-agree"
+    plain = register(extra=(SEC_CLIENT,))
+    assert sec.check_register(plain, UE) is None and not plain.has("security-client")
+
+
+def test_probe_netlink_refusal_reads_as_no_esp() -> None:
+    class Refusing(FakeXfrm):
+        def probe_esp(self) -> bool:
+            raise XfrmError("probe", 1)
+    status = ipsec.probe("optional", Refusing)
+    assert status.kernel_esp is False and "Operation not permitted" in status.reason
+
+
+def test_with_esp_the_adapter_is_used() -> None:
+    status = ipsec.probe("required", FakeXfrm)
+    assert status.as_dict()["kernel_esp"] is True and status.active
+    sec = ipsec.select_sec_agree(status, SecAgreeResources(PCSCF, ProtectedPortPool()),
+                                 FakeXfrm)
+    assert isinstance(sec, ipsec.IpsecSecAgree) and sec.required
+
+
+# -- the adapter ----------------------------------------------------------------------
+def test_plain_register_passes_unless_required() -> None:
+    assert adapter(FakeXfrm()).check_register(register(), UE) is None
+    refusal = adapter(FakeXfrm(), required=True).check_register(register(), UE)
+    assert refusal is not None and refusal.status == 421
+    assert refusal.get("require") == "sec-agree"
+
+
+def test_unprotected_register_is_stripped_and_marked() -> None:
+    sec = adapter(FakeXfrm())
+    req, _ = challenged(sec)
+    assert not req.has("security-client") and not req.has("require")
+    assert not req.has("proxy-require")
+    assert 'integrity-protected="no"' in (req.get("authorization") or "")
+
+
+def test_sas_installed_before_the_401_with_security_server() -> None:
+    fake = FakeXfrm()
+    sec = adapter(fake)
+    _, resp = challenged(sec)
+    assert fake.calls == [f"apply {UE.host}/0x494d0000"]
+    spec = fake.applied[f"{UE.host}/0x494d0000"]
+    assert [(s.src, s.src_port, s.dst, s.dst_port) for s in spec.sas] == [
+        (UE.host, 51000, PCSCF, 5100), (PCSCF, 5100, UE.host, 51000),
+        (PCSCF, 6100, UE.host, 51001), (UE.host, 51001, PCSCF, 6100)]
+    assert [p.direction for p in spec.policies] == [
+        Direction.IN, Direction.OUT, Direction.OUT, Direction.IN]
+    assert spec.sas[0].auth_key == IK + bytes(4) and spec.sas[0].enc_key == CK
+    server = resp.get("security-server") or ""
+    assert "ipsec-3gpp" in server and "port-s=5100" in server and "port-c=6100" in server
+    assert "ik=" not in (resp.get("www-authenticate") or "")
+
+
+def test_protected_register_mismatch_is_494() -> None:
+    sec = adapter(FakeXfrm())
+    _, resp = challenged(sec)
+    wrong = protected_register(resp.get("security-server") or "",
+                               verify="ipsec-3gpp;alg=hmac-md5-96;spi-c=1;spi-s=2")
+    refusal = sec.check_register(wrong, UE.__class__("udp", UE.host, 51000))
+    assert refusal is not None and refusal.status == 494
+    assert sec.counters["ipsec_verify_failures"] == 1
+
+
+def test_registration_confirms_and_deregistration_removes() -> None:
+    fake, clock = FakeXfrm(), Clock()
+    sec = adapter(fake, clock)
+    _, resp = challenged(sec)
+    from_port_c = UE.__class__("udp", UE.host, 51000)
+    req = protected_register(resp.get("security-server") or "")
+    assert sec.check_register(req, from_port_c) is None
+    assert 'integrity-protected="yes"' in (req.get("authorization") or "")
+    assert not req.has("security-verify")
+    sec.final(req, ok(req), from_port_c)
+    assert len(fake.applied) == 1 and sec.counters["ipsec_sets_installed"] == 1
+    dereg = protected_register(resp.get("security-server") or "")
+    dereg.set("Expires", "0")
+    assert sec.check_register(dereg, from_port_c) is None
+    sec.final(dereg, ok(dereg, expires=0), from_port_c)
+    assert fake.applied == {} and sec.sessions == {}
+    assert fake.calls[-1] == f"remove {UE.host}/0x494d0000"
+
+
+def test_failed_auth_and_unconfirmed_sets_go() -> None:
+    fake, clock = FakeXfrm(), Clock()
+    sec = adapter(fake, clock)
+    req, _ = challenged(sec)
+    forbidden = ok(req)
+    forbidden.status = 403
+    sec.final(req, forbidden, UE)
+    assert fake.applied == {}
+    challenged(sec)
+    assert len(fake.applied) == 1
+    clock.now += 10_000
+    sec.sweep()
+    assert fake.applied == {} and sec.sessions == {}
+
+
+def test_install_failure_leaves_no_security_server() -> None:
+    class Broken(FakeXfrm):
+        def apply(self, plan: XfrmSpec) -> None:
+            raise XfrmError("add SA", 93)
+    sec = adapter(Broken())
+    _, resp = challenged(sec)
+    assert not resp.has("security-server")
+    assert sec.counters["ipsec_install_failures"] == 1
+
+
+def test_start_cleans_our_marker_and_status_lists_sas() -> None:
+    fake = FakeXfrm()
+    sec = adapter(fake)
+    challenged(sec)
+    assert adapter(fake).start() == 8  # four SAs and four policies left behind
+    challenged(sec)
+    rows = sec.sa_status()
+    assert [row["ue"] for row in rows] == [UE.host]
+    assert [(r["src"], r["dst"], r["alg"], r["ealg"], r["packets"]) for r in rows[0]["sas"]][0] \
+        == (f"{UE.host}:51000", f"{PCSCF}:5100", "hmac-sha-1-96", "aes-cbc", 0)
+
+
+# -- Wireshark esp_sa --------------------------------------------------------------
+def test_esp_sa_line_format() -> None:
+    line = esp_sa_line(SaSpec("10.45.0.2", "10.45.0.1", 51000, 5100, 0x10000, 1,
+                              "hmac-sha-1-96", IK + bytes(4), "des-ede3-cbc", CK + CK[:8]))
+    assert line == ('"IPv4","10.45.0.2","10.45.0.1","0x00010000","TripleDES-CBC [RFC2451]",'
+                    f'"0x{(CK + CK[:8]).hex()}","HMAC-SHA-1-96 [RFC2404]",'
+                    f'"0x{IK.hex()}00000000"')
+    null = esp_sa_line(SaSpec("10.45.0.1", "10.45.0.2", 1, 2, 0x10001, 1, "hmac-md5-96", IK))
+    assert '"NULL",""' in null and '"HMAC-MD5-96 [RFC2403]"' in null
+
+
+def test_keys_file_follows_the_sas(tmp_path: Path) -> None:
+    keys = tmp_path / "esp_sa"
+    fake = FakeXfrm()
+    sec = adapter(fake, keys=keys)
+    req, _ = challenged(sec)
+    lines = keys.read_text().splitlines()[1:]
+    assert len(lines) == 4 and all('"AES-CBC [RFC3602]"' in line for line in lines)
+    assert oct(keys.stat().st_mode & 0o777) == "0o600"
+    forbidden = ok(req)
+    forbidden.status = 403
+    sec.final(req, forbidden, UE)
+    assert keys.read_text().splitlines()[1:] == []
+
+
+# -- host kernel: the adapter's policies in a namespace ------------------------------
+def ip(*args: str) -> str:
+    return subprocess.run(["ip", *args], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture()
+def netns() -> Iterator[str]:
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("network namespaces need root and iproute2")
+    name = f"ims-ipsec-unit-{os.getpid()}"
+    ip("netns", "add", name)
+    try:
+        yield name
+    finally:
+        ip("netns", "del", name)
+
+
+def test_adapter_policies_land_in_a_namespace(netns: str) -> None:
+    fake = FakeXfrm()
+    challenged(adapter(fake))
+    spec = next(iter(fake.applied.values()))
+    kernel = NetlinkXfrm(netns)
+    kernel.apply(XfrmSpec(spec.owner, (), spec.policies))  # no ESP here: policies only
+    listed = sorted(kernel.list_policies(), key=lambda p: p.reqid)
+    assert listed == list(spec.policies)
+    text = ip("-n", netns, "xfrm", "policy")
+    assert f"src {UE.host}/32 dst {PCSCF}/32 sport 51000 dport 5100" in text
+    assert "reqid 1229783040" in text  # 0x494d0000, our marker
+    assert kernel.cleanup_stale(ipsec.MARKER) == 4 and kernel.list_policies() == []
