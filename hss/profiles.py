@@ -30,7 +30,10 @@ from hss.models import (
     ConflictError,
     InitialFilterCriteria,
     NotFoundError,
+    PrivateIdentity,
     PublicIdentity,
+    Registration,
+    RegistrationState,
     ServiceProfile,
     StoreError,
     ValidationError,
@@ -104,6 +107,24 @@ def replace_service_profile(store: Store, spec: ServiceProfileSpec) -> ServicePr
         session.flush()
         session.expire(profile, ["filter_criteria"])
         return service_profile_record(profile)
+
+
+def impis_served_with_profile(store: Store, name: str) -> list[str]:
+    """IMPIs whose implicit sets use profile ``name`` and hold an S-CSCF assignment.
+
+    These are the users whose S-CSCF must receive the changed profile in a
+    Push-Profile-Request (TS 29.228 §6.1.7).
+    """
+    query = (select(PrivateIdentity.impi).distinct()
+             .join(Registration, Registration.impi_id == PrivateIdentity.id)
+             .join(PublicIdentity, PublicIdentity.id == Registration.impu_id)
+             .join(ServiceProfile, ServiceProfile.id == PublicIdentity.service_profile_id)
+             .where(ServiceProfile.name == name,
+                    Registration.scscf_name.is_not(None),
+                    Registration.state != RegistrationState.NOT_REGISTERED.value)
+             .order_by(PrivateIdentity.impi))
+    with store.transaction(write=False) as session:
+        return list(session.scalars(query))
 
 
 def delete_service_profile(store: Store, name: str) -> None:

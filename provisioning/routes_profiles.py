@@ -31,7 +31,7 @@ from provisioning.profile_schemas import (
     service_profile_document,
     service_profile_spec_of,
 )
-from provisioning.web import API_PREFIX, ApiError, load_body, store
+from provisioning.web import API_PREFIX, ApiError, load_body, optional_actions, store
 
 __all__ = ["rest_field", "shared_objects"]
 
@@ -95,7 +95,24 @@ def replace_profile(name: str) -> Response:
     except ValidationError as exc:
         raise _store_error(exc) from None
     log.info("replaced the iFCs of service profile %s", name)
-    return jsonify(service_profile_document(record))
+    document = service_profile_document(record)
+    document["notifications"] = _push_to_served_users(name)
+    return jsonify(document)
+
+
+def _push_to_served_users(name: str) -> list[dict[str, object]]:
+    """PPR to the S-CSCF of every registered user of profile ``name`` (TS 29.228 §6.1.7)."""
+    actions = optional_actions()
+    if actions is None:
+        return []
+    done: list[dict[str, object]] = []
+    for impi in profiles.impis_served_with_profile(store(), name):
+        result = actions.push_profile(impi)
+        if not result.ok:
+            log.warning("push_profile for %s failed: %s", impi, result.detail)
+        done.append({"action": "push_profile", "target": impi, "ok": result.ok,
+                     "detail": result.detail, "result_code": result.result_code})
+    return done
 
 
 @shared_objects.delete("/service-profiles/<name>")

@@ -190,3 +190,20 @@ def test_delete_calls_the_clr_hook_first(client: FlaskClient, store: Store,
     assert fake.calls == [("subscriber_deleted", IMSI)]
     assert client.delete(f"/api/v1/subscribers/{IMSI}", headers=AUTH).status_code == 404
     assert fake.calls == [("subscriber_deleted", IMSI)]
+
+
+def test_replacing_a_profile_pushes_it_to_each_registered_user(
+        client: FlaskClient, store: Store, fake: RecordingActions) -> None:
+    register(store)
+    answer = client.put("/api/v1/service-profiles/default", headers=AUTH, json={"ifcs": []})
+    assert answer.status_code == 200
+    assert fake.calls == [("push_profile", IMPI)]
+    assert [(n["action"], n["target"]) for n in answer.get_json()["notifications"]] == [
+        ("push_profile", IMPI)]
+
+
+def test_replacing_a_profile_of_unregistered_users_pushes_nothing(
+        client: FlaskClient, fake: RecordingActions) -> None:
+    answer = client.put("/api/v1/service-profiles/default", headers=AUTH, json={"ifcs": []})
+    assert answer.status_code == 200 and answer.get_json()["notifications"] == []
+    assert fake.calls == []
