@@ -84,6 +84,7 @@ from ims.sip.events import (
     TransportError,
 )
 from ims.sip.message import Request, Response, build_request
+from ims.sip.retained import retained_request, retained_response
 from ims.sip.transaction_tables import (
     CLIENT_INVITE_TIMERS,
     CLIENT_INVITE_TRANSITIONS,
@@ -277,8 +278,16 @@ class _Transaction:
     def _deliver(self, inp: _Input) -> list[Action]:
         message = _required(inp.message)
         if isinstance(message, Response):
-            self.last_response = message
+            self._keep_response(message)
         return [Deliver(message)]
+
+    def _keep_response(self, resp: Response) -> None:
+        """Remember ``resp``; after a final one, drop the parsed messages (see ims.sip.retained)."""
+        if resp.status < 200:
+            self.last_response = resp
+            return
+        self.last_response = retained_response(resp, resend=False)
+        self.request = retained_request(self.request)
 
     def _report_transport_error(self, inp: _Input) -> list[Action]:
         peer = self.peer
@@ -397,8 +406,8 @@ class ClientInviteTransaction(_ClientTransaction):
     def _ack_and_deliver(self, inp: _Input) -> list[Action]:
         """§17.1.1.2: pass the 300-699 up and ACK it to the same peer."""
         response = _response(inp.message)
-        self.last_response = response
         self.ack = build_ack(self.request, response)
+        self._keep_response(response)
         return [Deliver(response), Send(self.ack, self.peer)]
 
     def _resend_ack(self, inp: _Input) -> list[Action]:
@@ -492,8 +501,15 @@ class _ServerTransaction(_Transaction):
         }
 
     def _send_response(self, inp: _Input) -> list[Action]:
+        """Send ``response``; a final one is kept as bytes only (see ims.sip.retained)."""
         response = _response(inp.message)
-        self.last_response = response
+        if response.status < 200:
+            self.last_response = response
+        else:
+            # Only a 300-699 to INVITE (Timer G) and a non-INVITE final are resent.
+            resend = not (self.peer.reliable or (self.request.method == "INVITE" and response.status < 300))
+            self.last_response = retained_response(response, resend=resend)
+            self.request = retained_request(self.request)
         return [Send(response, self.peer)]
 
     def _resend_response(self, inp: _Input) -> list[Action]:

@@ -96,6 +96,8 @@ class TransportManager:
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
         self._client_tls: ssl.SSLContext | None = None
+        #: The last message :meth:`route` serialised, and its bytes, for :meth:`send`.
+        self._measured: tuple[Request | Response, bytes] | None = None
 
     # -- life cycle -------------------------------------------------------
     async def start(self) -> None:
@@ -198,7 +200,13 @@ class TransportManager:
     def route(self, msg: Request | Response, peer: Peer) -> Peer:
         """The transport ``msg`` should use (§18.1.1 size rule), see ``choose_transport``."""
         tcp = self.has_transport("tcp", host_family(peer.host))
-        return choose_transport(msg, peer, self.config.mtu, tcp_available=tcp)
+        if not (tcp and peer.transport == "udp" and isinstance(msg, Request)):
+            return peer
+        data = msg.to_bytes()
+        chosen = choose_transport(msg, peer, self.config.mtu, tcp_available=tcp, size=len(data))
+        # Unless the caller now rewrites the top Via for TCP, send() reuses these bytes.
+        self._measured = (msg, data) if chosen is peer else None
+        return chosen
 
     # -- connections ----------------------------------------------------------
     @property
@@ -309,7 +317,7 @@ class TransportManager:
         Returns:
             The peer actually used (with the connection id for streams).
         """
-        data = msg.to_bytes()
+        data = self._serialised(msg)
         try:
             if peer.transport == "udp":
                 used = self._send_udp(msg, data, peer)
@@ -324,6 +332,13 @@ class TransportManager:
         self.counters["messages_out"] += 1
         log_message(logger, "send", msg, used)
         return used
+
+    def _serialised(self, msg: Request | Response) -> bytes:
+        """``msg`` as bytes: those :meth:`route` just measured if it is the same message."""
+        measured, self._measured = self._measured, None
+        if measured is not None and measured[0] is msg:
+            return measured[1]
+        return msg.to_bytes()
 
     def _send_udp(self, msg: Request | Response, data: bytes, peer: Peer) -> Peer:
         target = response_target(msg, "udp") if isinstance(msg, Response) else None

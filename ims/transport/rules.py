@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from functools import lru_cache
 
 from ims.sip.errors import SipError
 from ims.sip.events import Peer
@@ -48,6 +49,11 @@ def host_family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if is_ipv6(host) else socket.AF_INET
 
 
+#: Distinct host spellings whose address checks are remembered (one parse each).
+ADDRESS_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=ADDRESS_CACHE_SIZE)
 def is_ip_literal(host: str) -> bool:
     """True when ``host`` is an IPv4 or IPv6 address rather than a name."""
     try:
@@ -57,6 +63,7 @@ def is_ip_literal(host: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=ADDRESS_CACHE_SIZE)
 def address_key(host: str) -> str:
     """A canonical spelling of ``host`` for table keys and comparisons.
 

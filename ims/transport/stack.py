@@ -145,8 +145,10 @@ class TransactionUser(Protocol):
 
 @dataclass(slots=True)
 class _Client:
+    """A pending client transaction; ``future`` is dropped once resolved (it holds the response)."""
+
     txn: ClientTransaction
-    future: asyncio.Future[ClientResult]
+    future: asyncio.Future[ClientResult] | None
     on_provisional: ProvisionalCallback | None
 
 
@@ -220,10 +222,11 @@ class SipStack:
         txn = new_client_transaction(req, peer, self.timers)
         if txn.key in self._clients:
             raise SipError(f"a client transaction {txn.key} is already pending", 500)
-        client = _Client(txn, asyncio.get_running_loop().create_future(), on_provisional)
+        future: asyncio.Future[ClientResult] = asyncio.get_running_loop().create_future()
+        client = _Client(txn, future, on_provisional)
         self._clients[txn.key] = client
         self._perform(client, txn.start(self._now()))
-        return client.future
+        return future
 
     def send_response(self, txn: ServerTransactionHandle, resp: Response) -> None:
         """Pass ``resp`` down to the server transaction ``txn``.
@@ -358,10 +361,11 @@ class SipStack:
             if resp.status < 200:
                 if client.on_provisional is not None:
                     client.on_provisional(resp)
-            elif client.future.done():
+            elif client.future is None or client.future.done():
+                client.future = None
                 self.tu.on_stray_response(resp, client.txn.peer)
             else:
-                client.future.set_result(resp)
+                _resolve(client, resp)
         elif isinstance(action, Timeout | TransportError):
             _resolve(client, action)
 
@@ -392,5 +396,6 @@ class SipStack:
 
 
 def _resolve(client: _Client, result: ClientResult) -> None:
-    if not client.future.done():
-        client.future.set_result(result)
+    future, client.future = client.future, None
+    if future is not None and not future.done():
+        future.set_result(result)
