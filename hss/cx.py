@@ -26,6 +26,7 @@ from typing import Protocol, TypeVar
 from diameter.message import Message
 
 from hss.fastpath import FastPath, ImpuContext, fast_path_for
+from hss.fastpath_cx import CxContext, CxFastPath, cx_fast_path_for
 from hss.identities import (
     DigestCredentials,
     FilterCriteriaRecord,
@@ -146,10 +147,17 @@ def _owned_impu(store: CxStore, impi: str, impu: str) -> ImpuLookup:
 
 
 # -- UAR (TS 29.228 §6.1.1.1) --------------------------------------------------
-def handle_uar(store: CxStore, uar: cx.Uar, origin: Origin) -> cx.Uaa:
-    """Decide the UAA: which S-CSCF serves ``uar``'s user, or the capabilities to pick one."""
+def handle_uar(store: CxStore, uar: cx.Uar, origin: Origin,
+               fast: CxFastPath | None = None) -> cx.Uaa:
+    """Decide the UAA: which S-CSCF serves ``uar``'s user, or the capabilities to pick one.
+
+    With ``fast`` the identities come from one joined SELECT
+    (:mod:`hss.fastpath_cx`); unknown or mismatched ones take the ORM path.
+    """
     def decide() -> cx.Uaa:
-        found = _owned_impu(store, uar.user_name, uar.public_identity)
+        context = _fast_owned(fast, uar.user_name, uar.public_identity)
+        found = (context.lookup if context is not None
+                 else _owned_impu(store, uar.user_name, uar.public_identity))
         answer = Answer.to(uar.envelope, origin, _OK)
         return _uaa_for(found, uar.authorization_type, answer)
     return guarded(origin, uar.envelope.session_id, decide, cx.Uaa)
@@ -182,9 +190,18 @@ def _with(answer: Answer, result: Result) -> Answer:
     return Answer(answer.session_id, answer.origin_host, answer.origin_realm, result)
 
 
-def answer_uar(store: CxStore, origin: Origin, request: Message) -> Message:
+def _fast_owned(fast: CxFastPath | None, impi: str, impu: str) -> CxContext | None:
+    """The IMPU's context when it is known and ``impi``'s; None: take the ORM path."""
+    context = None if fast is None else fast.lookup(impu)
+    if context is None or not _same_impi(context.lookup.impi, impi):
+        return None
+    return context
+
+
+def answer_uar(store: CxStore, origin: Origin, request: Message,
+               fast: CxFastPath | None = None) -> Message:
     """Parse, decide, build a UAA (raises ``AvpError`` on a malformed UAR)."""
-    return cx.build_uaa(request, handle_uar(store, cx.read_uar(request), origin))
+    return cx.build_uaa(request, handle_uar(store, cx.read_uar(request), origin, fast))
 
 
 # -- MAR (TS 29.228 §6.3.1) ----------------------------------------------------
@@ -204,7 +221,7 @@ def handle_mar(store: CxStore, vectors: CxVectors, mar: cx.Mar, origin: Origin,
         else:
             context = _owned_context(store, fast, mar.user_name, mar.public_identity)
             items = _auth_items(vectors, mar)
-            _record_scscf_fast(store, context, mar)
+            _record_scscf_fast(store, fast, context, mar)
         answer = Answer.to(mar.envelope, origin, _OK)
         return cx.Maa(answer, user_name=mar.user_name, public_identity=mar.public_identity,
                       number_auth_items=len(items), auth_items=items)
@@ -273,12 +290,13 @@ def _owned_context(store: CxStore, fast: FastPath, impi: str, impu: str) -> Impu
     return context
 
 
-def _record_scscf_fast(store: CxStore, context: ImpuContext, mar: cx.Mar) -> None:
+def _record_scscf_fast(store: CxStore, fast: FastPath, context: ImpuContext,
+                       mar: cx.Mar) -> None:
     """:func:`_record_scscf`, skipping the write when the same S-CSCF is already stored."""
     if context.state != RegistrationState.NOT_REGISTERED:
         return
     scscf = _assignment(mar.server_name, mar.envelope)
-    if not context.assigned_to(scscf):
+    if not context.assigned_to(scscf) and not fast.assign(context, scscf):
         store.set_registration(context.impu, RegistrationState.NOT_REGISTERED,
                                impi=context.impi, scscf=scscf)
 
@@ -303,14 +321,19 @@ _AUTH_FAILURES = {Sat.AUTHENTICATION_FAILURE, Sat.AUTHENTICATION_TIMEOUT}
 
 
 def handle_sar(store: CxStore, sar: cx.Sar, origin: Origin,
-               charging: cx.ChargingInformation | None = None) -> cx.Saa:
+               charging: cx.ChargingInformation | None = None,
+               fast: CxFastPath | None = None) -> cx.Saa:
     """Decide the SAA: record the assignment and return the user profile when due.
 
     TS 29.228 §6.1.2.1: the SAA carries Associated-Identities (the other
     IMPIs of the IMS subscription) and, with the profile, the configured
-    Charging-Information (TS 29.229 §6.3.19).
+    Charging-Information (TS 29.229 §6.3.19). With ``fast``, REGISTRATION
+    and RE_REGISTRATION of a known, owned IMPU use :mod:`hss.fastpath_cx`.
     """
     def decide() -> cx.Saa:
+        quick = None if fast is None else _fast_sar(store, fast, sar, origin, charging)
+        if quick is not None:
+            return quick
         found = _sar_identity(store, sar)
         state = _apply_assignment(store, found, sar)
         answer = Answer.to(sar.envelope, origin, _OK)
@@ -320,6 +343,31 @@ def handle_sar(store: CxStore, sar: cx.Sar, origin: Origin,
         return cx.Saa(answer, user_name=found.impi, user_data=user_data(store, found),
                       charging_information=charging, associated_identities=others)
     return guarded(origin, sar.envelope.session_id, decide, cx.Saa)
+
+
+def _fast_sar(store: CxStore, fast: CxFastPath, sar: cx.Sar, origin: Origin,
+              charging: cx.ChargingInformation | None) -> cx.Saa | None:
+    """SAR REGISTRATION / RE_REGISTRATION from one SELECT and one UPDATE; None otherwise."""
+    if (sar.assignment_type not in (Sat.REGISTRATION, Sat.RE_REGISTRATION)
+            or not sar.public_identities or sar.user_name is None):
+        return None
+    context = _fast_owned(fast, sar.user_name, sar.public_identities[0])
+    if context is None:
+        return None
+    found = context.lookup
+    scscf = _assignment(sar.server_name, sar.envelope)
+    if not fast.register(context, scscf):
+        store.set_registration(found.impu.impu, RegistrationState.REGISTERED,
+                               impi=found.impi, scscf=scscf)
+    answer = Answer.to(sar.envelope, origin, _OK)
+    others = tuple(impi for impi in fast.associated_impis(context)
+                   if not _same_impi(impi, found.impi))
+    wanted = sar.user_data_already_available == cx.UserDataAlreadyAvailable.USER_DATA_NOT_AVAILABLE
+    if sar.assignment_type == Sat.RE_REGISTRATION and not wanted:
+        return cx.Saa(answer, user_name=found.impi, associated_identities=others)
+    data = ud.build_ims_subscription(subscription_of(found, fast.profiles(context)))
+    return cx.Saa(answer, user_name=found.impi, user_data=data,
+                  charging_information=charging, associated_identities=others)
 
 
 def associated_impis(store: CxStore, found: ImpuLookup) -> tuple[str, ...]:
@@ -369,16 +417,23 @@ def _apply_assignment(store: CxStore, found: ImpuLookup, sar: cx.Sar) -> bool | 
 
 
 def answer_sar(store: CxStore, origin: Origin, request: Message,
-               charging: cx.ChargingInformation | None = None) -> Message:
+               charging: cx.ChargingInformation | None = None,
+               fast: CxFastPath | None = None) -> Message:
     """Parse, decide, build an SAA."""
-    return cx.build_saa(request, handle_sar(store, cx.read_sar(request), origin, charging))
+    return cx.build_saa(request, handle_sar(store, cx.read_sar(request), origin, charging, fast))
 
 
 # -- LIR (TS 29.228 §6.1.4.1) --------------------------------------------------
-def handle_lir(store: CxStore, lir: cx.Lir, origin: Origin) -> cx.Lia:
-    """Decide the LIA: the assigned S-CSCF, or capabilities for unregistered services."""
+def handle_lir(store: CxStore, lir: cx.Lir, origin: Origin,
+               fast: CxFastPath | None = None) -> cx.Lia:
+    """Decide the LIA: the assigned S-CSCF, or capabilities for unregistered services.
+
+    With ``fast`` one joined SELECT (:mod:`hss.fastpath_cx`); unknown: the ORM path.
+    """
     def decide() -> cx.Lia:
-        registration = store.lookup_impu(lir.public_identity).impu.registration
+        context = None if fast is None else fast.lookup(lir.public_identity)
+        found = context.lookup if context is not None else store.lookup_impu(lir.public_identity)
+        registration = found.impu.registration
         answer = Answer.to(lir.envelope, origin, _OK)
         if registration.scscf is not None and registration.state != RegistrationState.NOT_REGISTERED:
             return cx.Lia(answer, server_name=registration.scscf.name)
@@ -390,9 +445,10 @@ def handle_lir(store: CxStore, lir: cx.Lir, origin: Origin) -> cx.Lia:
     return guarded(origin, lir.envelope.session_id, decide, cx.Lia)
 
 
-def answer_lir(store: CxStore, origin: Origin, request: Message) -> Message:
+def answer_lir(store: CxStore, origin: Origin, request: Message,
+               fast: CxFastPath | None = None) -> Message:
     """Parse, decide, build an LIA."""
-    return cx.build_lia(request, handle_lir(store, cx.read_lir(request), origin))
+    return cx.build_lia(request, handle_lir(store, cx.read_lir(request), origin, fast))
 
 
 # -- User-Data (TS 29.228 Annex E) ---------------------------------------------
@@ -464,14 +520,18 @@ class CxHandlers:
     """Charging-Information sent with the profile in SAA, where configured."""
     fast: FastPath | None = None
     """The MAR fast path; by default one over ``store`` when it is a SQL store."""
+    cx_fast: CxFastPath | None = None
+    """The UAR/SAR/LIR fast path; by default one over ``store`` when it is a SQL store."""
 
     def table(self) -> dict[int, Callable[[Message], Message]]:
         """Command code → handler (TS 29.229 §6.1: UAR 300, SAR 301, LIR 302, MAR 303)."""
         fast = self.fast if self.fast is not None else fast_path_for(self.store)
+        quick = self.cx_fast if self.cx_fast is not None else cx_fast_path_for(self.store)
         return {
-            300: lambda request: answer_uar(self.store, self.origin, request),
-            301: lambda request: answer_sar(self.store, self.origin, request, self.charging),
-            302: lambda request: answer_lir(self.store, self.origin, request),
+            300: lambda request: answer_uar(self.store, self.origin, request, quick),
+            301: lambda request: answer_sar(self.store, self.origin, request, self.charging,
+                                            quick),
+            302: lambda request: answer_lir(self.store, self.origin, request, quick),
             303: lambda request: answer_mar(self.store, self.vectors, self.origin, request, fast),
         }
 

@@ -18,18 +18,24 @@ connection of the same engine, no ORM objects:
   statement. Its WHERE clause only matches AKA subscriptions with keys and
   SEQ room; when nothing matches the caller falls back to the ORM path,
   which raises the exact error (unknown, wrong scheme, SQN exhausted)
-  without consuming an SQN.
+  without consuming an SQN;
+* :meth:`FastPath.assign`: MAR's S-CSCF record (:meth:`Store.set_registration`
+  to NOT_REGISTERED over the implicit set) as one ``UPDATE`` of the rows
+  the context saw and one ``INSERT`` of the missing ones. A concurrent
+  insert of the same row fails the unique key; the caller then falls back
+  to the store, which locks the set.
 
-Writes other than SQN allocation stay in :class:`hss.store.Store`. Database
+Other writes stay in :class:`hss.store.Store`. Database
 failures become :class:`StoreUnavailable`, as in the store.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -39,12 +45,13 @@ from sqlalchemy import (
     Integer,
     Update,
     bindparam,
+    insert,
     literal_column,
     select,
     update,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import aliased
 
 from hss.identities import AuthKeys, ScscfAssignment, normalize_impu
@@ -78,6 +85,7 @@ class MemberRegistration:
     state: str | None
     impi_id: int | None
     scscf: ScscfAssignment | None
+    impu_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +130,7 @@ class FastPath:
     def __init__(self, store: Store) -> None:
         self._engine: Engine = store.engine
         self._write_engine: Engine = store.engine.execution_options(hss_write=True)
+        self._clock: Callable[[], datetime] = store._clock
 
     @contextmanager
     def _connection(self, write: bool = False) -> Iterator[Connection]:
@@ -143,9 +152,36 @@ class FastPath:
         if not rows:
             return None
         members = tuple(MemberRegistration(row.impu, row.state, row.reg_impi_id,
-                                           _scscf(row.scscf_name, row.scscf_host, row.scscf_realm))
+                                           _scscf(row.scscf_name, row.scscf_host, row.scscf_realm),
+                                           row.impu_id)
                         for row in rows)
         return ImpuContext(key, rows[0].impi, rows[0].impi_id, members)
+
+    def assign(self, context: ImpuContext, scscf: ScscfAssignment) -> bool:
+        """Set the context's implicit set NOT_REGISTERED with its IMPI and ``scscf``.
+
+        Returns:
+            False when another request inserted a registration row first
+            (nothing written: the caller uses :meth:`Store.set_registration`).
+        """
+        values = {"state": _NOT_REGISTERED, "impi_id": context.impi_id, "scscf_name": scscf.name,
+                  "scscf_host": scscf.host, "scscf_realm": scscf.realm,
+                  "updated_at": self._clock()}
+        stored = [m.impu_id for m in context.members if m.state is not None]
+        missing = [{"impu_id": m.impu_id, **values} for m in context.members if m.state is None]
+        try:
+            with self._write_engine.begin() as connection:
+                if stored:
+                    connection.execute(_ASSIGN, {**_renamed(values), "ids": stored})
+                if missing:
+                    connection.execute(insert(Registration), missing)
+        except IntegrityError:
+            log.debug("registration rows of %s inserted concurrently", context.impu)
+            return False
+        except SQLAlchemyError as exc:
+            log.error("subscriber store failure: %s", exc)
+            raise StoreUnavailable(str(exc)) from exc
+        return True
 
     def allocate(self, ind: int, count: int, *, imsi: str | None = None,
                  impi: str | None = None) -> Allocation | None:
@@ -181,6 +217,11 @@ def _scscf(name: str | None, host: str | None, realm: str | None) -> ScscfAssign
     return None if name is None else ScscfAssignment(name, host, realm)
 
 
+def _renamed(values: dict[str, object]) -> dict[str, object]:
+    """Bind names of :data:`_ASSIGN` (``a_`` + column: a bindparam may not be a column name)."""
+    return {f"a_{name}": value for name, value in values.items()}
+
+
 def _impi_key(impi: str) -> str:
     """The stored form of an IMPI: the realm lower-cased (as ``store._find_impi``)."""
     user, _, realm = impi.partition("@")
@@ -210,7 +251,7 @@ _BY_IMPI = _allocation(Subscription.id == _OWNER)
 def _context_statement() -> Executable:
     target = aliased(PublicIdentity)
     member = aliased(PublicIdentity)
-    return (select(member.impu, PrivateIdentity.impi, PrivateIdentity.id.label("impi_id"),
+    return (select(member.impu, member.id.label("impu_id"), PrivateIdentity.impi, PrivateIdentity.id.label("impi_id"),
                    Registration.state, Registration.impi_id.label("reg_impi_id"),
                    Registration.scscf_name, Registration.scscf_host, Registration.scscf_realm)
             .select_from(target)
@@ -223,3 +264,7 @@ def _context_statement() -> Executable:
 
 
 _CONTEXT = _context_statement()
+_ASSIGN = (update(Registration)
+           .where(Registration.impu_id.in_(bindparam("ids", expanding=True)))
+           .values({column: bindparam(f"a_{column}") for column in (
+               "state", "impi_id", "scscf_name", "scscf_host", "scscf_realm", "updated_at")}))

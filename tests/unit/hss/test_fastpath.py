@@ -8,7 +8,7 @@ import pytest
 
 from hss import cx as hcx
 from hss.fastpath import FastPath
-from hss.identities import ScscfAssignment, SubscriberSpec
+from hss.identities import RegistrationRecord, ScscfAssignment, SubscriberSpec
 from hss.models import AuthSchemeError, NotFoundError, RegistrationState, StoreError
 from hss.store import SEQ_MAX, Store
 from hss.vectors import VectorService
@@ -117,5 +117,28 @@ def test_handle_mar_fast_keeps_a_registered_users_scscf(store: Store, fast: Fast
     store.set_registration(IMPU, RegistrationState.REGISTERED, impi=IMPI, scscf=SCSCF)
     request = cx.Mar(ENV, IMPI, IMPU, "sip:other.example", cx.AuthDataItem(cx.AuthScheme.AKAV1_MD5), 1)
     assert hcx.handle_mar(store, VectorService(store), request, ORIGIN, fast).answer.result.code == 2001
+    registration = store.lookup_impu(IMPU).impu.registration
+    assert (registration.state, registration.scscf) == (RegistrationState.REGISTERED, SCSCF)
+
+
+def test_assign_writes_what_set_registration_writes(store: Store, fast: FastPath) -> None:
+    expected = RegistrationRecord(RegistrationState.NOT_REGISTERED, IMPI, SCSCF)
+    context = fast.impu_context(IMPU)
+    assert context is not None and all(m.state is None for m in context.members)
+    assert fast.assign(context, SCSCF)  # every row inserted
+    assert [m.registration for m in store.lookup_impu(IMPU).implicit_set] == [expected] * 3
+    other = replace(SCSCF, name="sip:other.example")
+    store.set_registration(IMPU, RegistrationState.REGISTERED, impi=IMPI, scscf=other)
+    context = fast.impu_context(IMPU)
+    assert context is not None and fast.assign(context, SCSCF)  # every row updated
+    assert [m.registration for m in store.lookup_impu(IMPU).implicit_set] == [expected] * 3
+
+
+def test_assign_after_a_concurrent_insert_leaves_it_to_the_store(store: Store,
+                                                                fast: FastPath) -> None:
+    stale = fast.impu_context(IMPU)
+    assert stale is not None
+    store.set_registration(IMPU, RegistrationState.REGISTERED, impi=IMPI, scscf=SCSCF)
+    assert not fast.assign(stale, replace(SCSCF, name="sip:other.example"))
     registration = store.lookup_impu(IMPU).impu.registration
     assert (registration.state, registration.scscf) == (RegistrationState.REGISTERED, SCSCF)
