@@ -1,9 +1,11 @@
 """S-CSCF process wiring: registrar, reg-event and proxy (TS 24.229 §5.4).
 
-The shared stateful proxy runs on the configured SIP listeners; its route
-hook hands REGISTER and reg SUBSCRIBE to :class:`scscf.service.RegistrarService`
-and leaves everything else (OPTIONS to us: 200; the rest relayed by Route
-and Request-URI) to the proxy. Cx goes to the HSS through a
+The shared stateful proxy (:class:`ScscfProxy`) runs on the configured SIP
+listeners; it hands REGISTER, reg SUBSCRIBE and requests for users
+registered here (terminating routing, TS 24.229 §5.4.3.3) to
+:class:`scscf.service.RegistrarService` and leaves everything else
+(OPTIONS to us: 200; the rest relayed by Route and Request-URI) to the
+proxy. Cx goes to the HSS through a
 :class:`~ims.diameter.client.DiameterClient`; the HSS's RTR/PPR come back on it.
 """
 
@@ -12,19 +14,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from ims.diameter.client import ClientSettings, CxClient, DiameterClient, serve_cx
 from ims.runtime.config import Config
 from ims.runtime.main import run
-from ims.runtime.proxy_service import ProxyService
-from ims.runtime.sip_app import SipFunctionApp, build_sip_function
+from ims.runtime.proxy_service import MaybeAwaitable, ProxyService, StaticResolver
+from ims.runtime.sip_app import SipFunctionApp, listen_specs, resolver_table
 from ims.sip.events import Peer
 from ims.sip.message import Request, Response
 from ims.sip.proxy import next_hop, push_via
+from ims.sip.proxy_core import Decision
+from ims.transport.stack import SipStack
 from scscf.registrar import RegistrarConfig
 from scscf.service import RegistrarService
+from scscf.terminating import is_originating
 
 #: Seconds between two expiry sweeps.
 SWEEP_INTERVAL = 1.0
@@ -44,6 +49,24 @@ class ProxyNotifier:
         push_via(req, local, peer.transport, f"z9hG4bK-n{secrets.token_hex(8)}")
         result = await self.proxy.stack.send_request(req, peer)
         return result.status if isinstance(result, Response) else None
+
+
+class ScscfProxy(ProxyService):
+    """The proxy with the S-CSCF's routing: the registrar is told which requests are originating.
+
+    An originating request is one that came in on our Service-Route, whose
+    ``orig`` Route value §16.4 removed before routing (TS 24.229 §5.4.3.2).
+    """
+
+    registrar: RegistrarService | None = None
+
+    def _decide(self, key: Hashable, req: Request) -> MaybeAwaitable[Decision]:
+        if self.registrar is not None:
+            originating = is_originating(self.core.popped_routes(key))
+            decision = self.registrar.route(req, originating)
+            if decision is not None:
+                return decision
+        return super()._decide(key, req)
 
 
 class ScscfApp:
@@ -124,10 +147,13 @@ def registrar_config(config: Config) -> RegistrarConfig:
 def build(config: Config) -> ScscfApp:
     """Wire the S-CSCF from ``config`` (nothing is bound until ``start``)."""
     diameter = DiameterClient(client_settings(config))
-    sip = build_sip_function("scscf", config.scscf, config)
-    registrar = RegistrarService(CxClient(diameter), ProxyNotifier(sip.service),
+    service = ScscfProxy(None, resolver=StaticResolver(resolver_table(config)),
+                         aliases=(config.scscf.name,))
+    service.attach(SipStack(service, listen_specs(config.scscf)))
+    sip = SipFunctionApp("scscf", service)
+    registrar = RegistrarService(CxClient(diameter), ProxyNotifier(service),
                                  registrar_config(config))
-    sip.service.route_hook = registrar.route
+    service.registrar = registrar
     serve_cx(diameter, registrar.on_rtr, registrar.on_ppr)
     return ScscfApp(sip, diameter, registrar)
 

@@ -15,6 +15,9 @@ absorbs them.
   RE_REGISTRATION, USER_DEREGISTRATION), stores the outcome, answers 200 and
   NOTIFYs every reg subscriber; AUTH_FAILURE sends SAR AUTHENTICATION_FAILURE
   and answers 403.
+* A request for a user registered here: ``terminate`` retargets it to the
+  user's newest contact by its Path, or answers 480 (TS 24.229 §5.4.3.3,
+  :mod:`scscf.terminating`).
 * SUBSCRIBE to ``reg``: ``handle_subscribe`` decides; the 200 is followed by
   a full-state NOTIFY.
 * :meth:`sweep` (run every second by the app): expired contacts go
@@ -49,7 +52,7 @@ from ims.diameter.results import (
 from ims.diameter.userdata import UserDataError
 from ims.sip.errors import SipError, SipParseError
 from ims.sip.message import Request, Response, make_response
-from ims.sip.proxy import copy_request
+from ims.sip.proxy import Target, copy_request
 from ims.sip.uri import parse_uri
 from scscf.auth import (
     AuthChallengeStore,
@@ -84,11 +87,15 @@ from scscf.registrar import (
     handle_register,
     next_expiry,
 )
+from scscf.terminating import terminating_target, wants_lookup
 
 logger = logging.getLogger(__name__)
 
 #: Sends one in-dialog NOTIFY; returns the final status, None when nothing answered.
 NotifyPort = Callable[[Request], Awaitable[int | None]]
+
+#: What :meth:`RegistrarService.route` hands the proxy (None: its default routing).
+RouteDecision = Coroutine[Any, Any, Response] | Target | Response | None
 
 _HSS_ERRORS = (DiameterTimeout, DiameterUnreachable, AvpError)
 
@@ -109,6 +116,7 @@ COUNTER_NAMES = (
     "register_received", "challenges_sent", "registrations", "reregistrations",
     "deregistrations", "auth_failures", "expired_contacts", "network_deregistrations",
     "subscriptions", "notifies_sent", "notifies_failed", "cx_errors", "cx_timeouts",
+    "terminating_routed", "terminating_unavailable",
 )
 
 
@@ -152,13 +160,37 @@ class RegistrarService:
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- entry point from the proxy ------------------------------------------------
-    def route(self, req: Request) -> Coroutine[Any, Any, Response] | None:
-        """The proxy's route hook: REGISTER and reg SUBSCRIBEs are ours, the rest is proxied."""
+    def route(self, req: Request, originating: bool = False) -> RouteDecision:
+        """The proxy's route hook: REGISTER and reg SUBSCRIBEs are ours, the rest is proxied.
+
+        A request for a user registered here is retargeted to the user's
+        contact (TS 24.229 §5.4.3.3, :mod:`scscf.terminating`); ``originating``
+        says it came in on our Service-Route (``orig``, §5.4.3.2).
+        """
         if req.method == "REGISTER":
             return self.register(req)
         if req.method == "SUBSCRIBE" and self._is_reg_subscribe(req):
             return self.subscribe(req)
+        if wants_lookup(req, originating):
+            return self.terminate(req)
         return None
+
+    def terminate(self, req: Request) -> Target | Response | None:
+        """Terminating routing (TS 24.229 §5.4.3.3); None when the R-URI is not ours."""
+        record = self._record(req.uri_text)
+        if record is None:
+            return None
+        try:
+            target = terminating_target(req, record, self.clock())
+        except SipParseError as exc:
+            logger.warning("unusable contact for %s: %s", req.uri_text, exc)
+            target = None
+        if target is None:
+            self.counters["terminating_unavailable"] += 1
+            return make_response(req, 480, "Temporarily Unavailable - not registered",
+                                 to_tag=new_tag())
+        self.counters["terminating_routed"] += 1
+        return target
 
     def _is_reg_subscribe(self, req: Request) -> bool:
         if (req.get("event") or "").split(";")[0].strip().lower() != "reg":

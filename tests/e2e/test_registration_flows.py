@@ -442,9 +442,8 @@ def test_p_asserted_identity_on_a_request_after_registration(
             granted = await registered(a)
             await registered(b)
             # 2. A sends MESSAGE (Service-Route preloaded, P-Preferred-Identity its IMSI IMPU)
-            #    addressed to B's registered contact -> P-CSCF -> S-CSCF -> B. Addressed to
-            #    B's IMPU it would need the S-CSCF's terminating lookup, not built yet (today
-            #    tel: gets 416 and sip: loops back through the I-CSCF: 482).
+            #    addressed to B's registered contact -> P-CSCF -> S-CSCF -> B (addressed to
+            #    B's IMPU: test_message_to_a_registered_impu_reaches_its_contact)
             answer = await asyncio.wait_for(a.send_request(
                 "MESSAGE", b.contact, body=b"hello", content_type="text/plain"), WAIT)
             assert isinstance(answer, Response) and answer.status == 200, answer
@@ -454,6 +453,35 @@ def test_p_asserted_identity_on_a_request_after_registration(
             assert got.method == "MESSAGE" and got.body == b"hello"
             assert got.get_all("p-asserted-identity") == [f"<{granted.binding.associated_uris[0]}>"]
             assert not got.has("p-preferred-identity")
+
+    run(scenario())
+
+
+def test_message_to_a_registered_impu_reaches_its_contact(
+        flow_core: CoreProcess, flow_ports: Ports) -> None:
+    """Terminating routing at the S-CSCF (TS 24.229 §5.4.3.3): IMPU -> registered contact."""
+    alice, bob = provision(flow_ports), provision(flow_ports)
+
+    async def scenario() -> None:
+        async with UserEquipment(ue_config(flow_ports, alice)) as a, \
+                UserEquipment(ue_config(flow_ports, bob)) as b:
+            # 1. A and B register
+            granted = await registered(a)
+            await registered(b)
+            # 2. A sends MESSAGE to B's sip:+MSISDN IMPU (S-CSCF -> I-CSCF LIR -> S-CSCF
+            #    terminating -> B's Path -> P-CSCF -> B) and to B's tel: IMPU (the originating
+            #    S-CSCF serves it as terminating itself); each answered 200 by B
+            for target in (bob.identities[2], bob.identities[1]):
+                answer = await asyncio.wait_for(a.send_request(
+                    "MESSAGE", target, body=target.encode(), content_type="text/plain"), WAIT)
+                assert isinstance(answer, Response) and answer.status == 200, (target, answer)
+                # 3. B gets it with P-Asserted-Identity = A's default IMPU and
+                #    P-Called-Party-ID = the IMPU A addressed
+                got = await asyncio.wait_for(b.requests.get(), WAIT)
+                assert got.method == "MESSAGE" and got.body == target.encode()
+                assert got.get_all("p-asserted-identity") == [
+                    f"<{granted.binding.associated_uris[0]}>"]
+                assert got.get("p-called-party-id") == f"<{target}>"
 
     run(scenario())
 

@@ -12,6 +12,8 @@ from scscf_fixtures import (
     IMPI,
     IMPU_IMSI,
     IMPU_SIP,
+    IMPU_TEL,
+    PCSCF_PATH,
     UE_CONTACT,
     item,
     register,
@@ -32,9 +34,11 @@ from ims.diameter.results import (
 )
 from ims.sip.headers.auth import challenges
 from ims.sip.message import Request, Response, build_request
+from ims.sip.proxy import Target
 from ims.sip.uri import parse_uri
 from scscf.registrar import RegistrarConfig
 from scscf.service import RegistrarService, cx_failure
+from scscf.terminating import is_originating
 
 T = TypeVar("T")
 SAT = cx.ServerAssignmentType
@@ -223,7 +227,7 @@ def test_route_takes_register_and_reg_subscribe_only() -> None:
     assert h.service.route(options) is None
     assert h.service.route(subscribe_request()) is None  # nobody registered: proxied
     coro = h.service.route(register())
-    assert coro is not None
+    assert isinstance(coro, Coroutine)
     assert run(coro).status == 401
 
 
@@ -295,3 +299,55 @@ def test_in_dialog_subscribe_refresh_is_accepted() -> None:
     assert resp.status == 200
     assert len(h.sent) == 2
     assert h.sent[1].cseq.seq == h.sent[0].cseq.seq + 1
+
+
+# -- terminating routing (TS 24.229 §5.4.3.3) ---------------------------------------------------
+def message_to(uri: str, *, to_tag: str | None = None) -> Request:
+    to = f"<{uri}>" + (f";tag={to_tag}" if to_tag else "")
+    return build_request("MESSAGE", uri, [
+        ("Via", "SIP/2.0/UDP icscf.ims:4060;branch=z9hG4bKm1"), ("Max-Forwards", "69"),
+        ("From", "<sip:alice@example.net>;tag=a1"), ("To", to), ("Call-ID", "msg-1"),
+        ("CSeq", "1 MESSAGE"), ("P-Asserted-Identity", "<sip:alice@example.net>"),
+    ])
+
+
+@pytest.mark.parametrize("impu", [IMPU_SIP, IMPU_TEL, IMPU_IMSI])
+def test_request_for_a_registered_impu_goes_to_its_contact_by_path(impu: str) -> None:
+    h = Harness()
+    run(h.registered())
+    req = message_to(impu)
+    target = h.service.route(req)
+    assert isinstance(target, Target)
+    assert str(target.uri) == UE_CONTACT and target.routes == (PCSCF_PATH,)
+    assert req.get("p-called-party-id") == f"<{impu}>"
+    assert h.service.counters["terminating_routed"] == 1
+
+
+def test_originating_request_terminates_here_only_for_a_tel_uri() -> None:
+    h = Harness()
+    run(h.registered())
+    assert h.service.route(message_to(IMPU_SIP), originating=True) is None  # via the I-CSCF
+    assert isinstance(h.service.route(message_to(IMPU_TEL), originating=True), Target)
+
+
+def test_known_identity_without_live_contact_gets_480() -> None:
+    h = Harness()
+    run(h.registered())
+    h.clock.now += 3601  # expired, not yet swept
+    answer = h.service.route(message_to(IMPU_SIP))
+    assert isinstance(answer, Response) and answer.status == 480
+    assert h.service.counters["terminating_unavailable"] == 1
+
+
+def test_unknown_user_and_in_dialog_requests_are_proxied_as_usual() -> None:
+    h = Harness()
+    run(h.registered())
+    assert h.service.route(message_to("sip:+19999@example.net")) is None
+    assert h.service.route(message_to("tel:+19999")) is None
+    assert h.service.route(message_to(IMPU_SIP, to_tag="x")) is None
+
+
+def test_is_originating_reads_the_orig_parameter_of_popped_routes() -> None:
+    assert is_originating([f"<sip:scscf.{DOMAIN}:6060;lr;orig>"])
+    assert not is_originating([f"<sip:scscf.{DOMAIN}:6060;lr>"])
+    assert not is_originating([])
