@@ -120,26 +120,36 @@ class Allocation:
     sqns: tuple[int, ...]
 
 
-class FastPath:
-    """Core-SQL reads and the SQN allocation for MAR and AIR (module docstring).
+class CoreAccess:
+    """Core-SQL connections on the store's engines, shared by the fast paths.
 
     Args:
-        store: the store whose engine (and pool) is used.
+        store: the store whose engine (and pool) and clock are used.
+        clock: overrides the store's clock (tests).
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Callable[[], datetime] | None = None) -> None:
         self._engine: Engine = store.engine
         self._write_engine: Engine = store.engine.execution_options(hss_write=True)
-        self._clock: Callable[[], datetime] = store._clock
+        self._clock: Callable[[], datetime] = clock or store._clock
 
     @contextmanager
     def _connection(self, write: bool = False) -> Iterator[Connection]:
+        """One transaction; a database failure becomes StoreUnavailable, never 'unknown'."""
         try:
             with (self._write_engine if write else self._engine).begin() as connection:
                 yield connection
         except SQLAlchemyError as exc:
             log.error("subscriber store failure: %s", exc)
             raise StoreUnavailable(str(exc)) from exc
+
+
+class FastPath(CoreAccess):
+    """Core-SQL reads and the SQN allocation for MAR and AIR (module docstring).
+
+    Args:
+        store: the store whose engine (and pool) is used.
+    """
 
     def impu_context(self, impu: str) -> ImpuContext | None:
         """The IMPU's owner and implicit set registrations; None when not provisioned."""

@@ -31,17 +31,14 @@ become :class:`StoreUnavailable`, as in the store.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Executable, Row, bindparam, select, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Executable, Row, bindparam, select, update
 from sqlalchemy.orm import aliased
 
+from hss.fastpath import CoreAccess
 from hss.identities import (
     ApplicationServerSpec,
     FilterCriteriaRecord,
@@ -65,7 +62,6 @@ from hss.models import (
     ServicePointTrigger,
     ServiceProfile,
     SptKind,
-    StoreUnavailable,
     Subscription,
     ValidationError,
 )
@@ -96,26 +92,12 @@ class CxContext:
             member.registration.scscf == scscf for member in self.lookup.implicit_set)
 
 
-class CxFastPath:
+class CxFastPath(CoreAccess):
     """Core-SQL reads and writes for UAR, SAR and LIR (module docstring).
 
     Args:
         store: the store whose engine (and pool) and clock are used.
     """
-
-    def __init__(self, store: Store, clock: Callable[[], datetime] | None = None) -> None:
-        self._engine: Engine = store.engine
-        self._write_engine: Engine = store.engine.execution_options(hss_write=True)
-        self._clock: Callable[[], datetime] = clock or store._clock
-
-    @contextmanager
-    def _connection(self, write: bool = False) -> Iterator[Connection]:
-        try:
-            with (self._write_engine if write else self._engine).begin() as connection:
-                yield connection
-        except SQLAlchemyError as exc:
-            log.error("subscriber store failure: %s", exc)
-            raise StoreUnavailable(str(exc)) from exc
 
     def lookup(self, impu: str) -> CxContext | None:
         """What :meth:`Store.lookup_impu` returns, and row ids; None when not provisioned."""

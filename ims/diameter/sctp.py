@@ -1,7 +1,7 @@
 """SCTP availability for the Diameter listener (RFC 6733 §2.1: TCP and SCTP transports).
 
 A Diameter node listens on SCTP too when both exist: the kernel's SCTP
-protocol (probed by opening ``socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP)``;
+protocol (probed by ``ims.transport.probes.kernel_sctp``;
 a kernel without it answers EPROTONOSUPPORT) and pysctp (the optional extra
 ``sctp``, which python-diameter imports for its SCTP transport). The result
 is computed once at start and stated in the log and in ``/status``.
@@ -9,15 +9,13 @@ is computed once at start and stated in the log and in ``/status``.
 
 from __future__ import annotations
 
-import errno
 import importlib.util
-import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-#: IANA protocol number of SCTP (RFC 4960).
-IPPROTO_SCTP = getattr(socket, "IPPROTO_SCTP", 132)
+from ims.transport.probes import IPPROTO_SCTP, kernel_sctp
+
+__all__ = ["IPPROTO_SCTP", "SctpSupport", "detect"]
 
 
 @dataclass(frozen=True)
@@ -45,23 +43,11 @@ class SctpSupport:
         return "unavailable: pysctp not installed (pip install '.[sctp]')"
 
 
-def _kernel_sctp() -> tuple[bool, str]:
-    """Open and close one SCTP socket; the errno says why it failed."""
-    try:
-        probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM, IPPROTO_SCTP)
-    except OSError as exc:
-        if exc.errno in (errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT, errno.EAFNOSUPPORT):
-            return False, "kernel has no SCTP"
-        return False, f"SCTP socket refused: {os.strerror(exc.errno or 0)}"
-    probe.close()
-    return True, ""
-
-
 def _pysctp_importable() -> bool:
     return importlib.util.find_spec("sctp") is not None
 
 
-def detect(kernel_probe: Callable[[], tuple[bool, str]] = _kernel_sctp,
+def detect(kernel_probe: Callable[[], tuple[bool, str]] = kernel_sctp,
            library_probe: Callable[[], bool] = _pysctp_importable) -> SctpSupport:
     """Probe the kernel and pysctp (the probes are injectable for tests)."""
     kernel, reason = kernel_probe()
