@@ -16,6 +16,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from ims.ipsec.xfrm import NetlinkXfrm
 from ims.runtime.config import Config
 from ims.runtime.main import EXIT_FAILURE, run
 from ims.runtime.proxy_service import StaticResolver
@@ -29,7 +30,6 @@ from .ipsec import IpsecSecAgree, IpsecStatus, IpsecUnavailable, probe, select_s
 from .router import PcscfSettings, path_value
 from .secagree import ProtectedPortPool, SecAgreeResources
 from .service import PcscfService
-from .xfrm import NetlinkXfrm
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Modes (``[pcscf] ipsec``)
     :func:`probe` asks the kernel once at start whether it can hold ESP SAs
-    (:meth:`pcscf.xfrm.XfrmPort.probe_esp`); ``off`` never touches XFRM.
+    (:meth:`ims.ipsec.xfrm.XfrmPort.probe_esp`); ``off`` never touches XFRM.
     :func:`select_sec_agree` then picks the sec-agree step the router uses:
 
     * ESP available (``optional`` or ``required``): :class:`IpsecSecAgree`;
@@ -12,7 +12,7 @@ Modes (``[pcscf] ipsec``)
       P-CSCF refuses to start.
 
 :class:`IpsecSecAgree` is the adapter between the pure per-UE machines of
-:mod:`pcscf.secagree` and an :class:`~pcscf.xfrm.XfrmPort`:
+:mod:`pcscf.secagree` and an :class:`~ims.ipsec.xfrm.XfrmPort`:
 
 1. ``check_register``: an unprotected REGISTER's Security-Client is taken
    (494 if unusable); a REGISTER from the UE's port-c of a live SA set is the
@@ -35,6 +35,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ims.ipsec.keys import AkaKeyError, XfrmPlan, keys_from_challenges
+from ims.ipsec.xfrm import Direction, ReqidRange, XfrmError, XfrmPort, XfrmSpec, policy_for
+from ims.ipsec.xfrm import SaSpec as KernelSa
 from ims.sip.errors import SipError
 from ims.sip.events import Peer
 from ims.sip.headers.auth import Challenge
@@ -42,11 +45,8 @@ from ims.sip.headers.option import contact_expiry, requires
 from ims.sip.message import Request, Response, make_response
 
 from . import secagree as sa
-from .ipsec_keys import AkaKeyError, XfrmPlan, keys_from_challenges
 from .ipsec_ops import EspKeysFile, sa_rows
 from .router import SEC_AGREE, SecAgreeUnavailable
-from .xfrm import Direction, ReqidRange, XfrmError, XfrmPort, XfrmSpec, policy_for
-from .xfrm import SaSpec as KernelSa
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class IpsecSecAgree:
 
     Args:
         resources: the shared SPI, reqid and port allocators.
-        xfrm: the kernel (or :class:`~pcscf.xfrm.FakeXfrm`).
+        xfrm: the kernel (or :class:`~ims.ipsec.xfrm.FakeXfrm`).
         required: refuse REGISTERs without Security-Client (421).
         keys_file: where to write the ESP keys (None: nowhere).
         clock: monotonic seconds.

@@ -1,6 +1,6 @@
 """Operations views of the P-CSCF's IPsec SAs (TS 33.203 §7): status rows and Wireshark keys.
 
-* :func:`sa_rows` turns the kernel's SAs (:meth:`pcscf.xfrm.XfrmPort.list_sas`)
+* :func:`sa_rows` turns the kernel's SAs (:meth:`ims.ipsec.xfrm.XfrmPort.list_sas`)
   into ``/status`` rows grouped per UE, keeping only SAs carrying this
   P-CSCF's reqid marker.
 * :func:`esp_sa_lines` writes the ESP keys of installed SA sets in
@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .xfrm import ReqidRange, SaSpec, SaState, XfrmSpec
+from ims.ipsec.xfrm import ReqidRange, SaSpec, SaState, XfrmSpec
 
 #: TS 33.203 Annex H ``ealg`` → Wireshark's ``esp_encryption_type_vals`` name.
 WIRESHARK_ENCRYPTION = {

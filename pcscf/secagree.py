@@ -1,7 +1,7 @@
 """P-CSCF security agreement for IMS AKA with IPsec: TS 33.203 §7, RFC 3329. Pure.
 
 No sockets, no netlink, no clock (``now`` is passed in). The kernel side,
-:mod:`pcscf.xfrm`, only sees :class:`XfrmPlan` values through the
+:mod:`ims.ipsec.xfrm`, only sees :class:`XfrmPlan` values through the
 :class:`InstallPlan` / :class:`RemovePlan` actions returned here.
 
 Negotiation (TS 33.203 §7.1, §7.2; RFC 3329 §2.3.1)
@@ -44,6 +44,12 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+# Direction, EspAlgorithms, SaSpec, XfrmPlan are re-exported for the P-CSCF modules.
+from ims.ipsec.keys import Direction as Direction
+from ims.ipsec.keys import EspAlgorithms as EspAlgorithms
+from ims.ipsec.keys import SaSpec as SaSpec
+from ims.ipsec.keys import XfrmPlan as XfrmPlan
+from ims.ipsec.keys import esp_algorithms
 from ims.sip.errors import SipParseError
 from ims.sip.headers.auth import credentials
 from ims.sip.headers.params import split_list
@@ -56,13 +62,6 @@ from ims.sip.headers.security import (
     same_mechanisms,
 )
 from ims.sip.message import Message, Request, Response, make_response
-
-# Direction, EspAlgorithms, SaSpec, XfrmPlan are re-exported: pcscf.xfrm imports them from here.
-from .ipsec_keys import Direction as Direction
-from .ipsec_keys import EspAlgorithms as EspAlgorithms
-from .ipsec_keys import SaSpec as SaSpec
-from .ipsec_keys import XfrmPlan as XfrmPlan
-from .ipsec_keys import esp_algorithms
 
 SEC_AGREE = "sec-agree"
 #: TS 33.203 Annex H / TS 24.229 §7.2A.7: the only mode and protocol used.
@@ -316,12 +315,12 @@ class ProtectedPortPool:
         return frozenset(self._held.get(ue_host, ()))
 
 
-# -- the plan handed to pcscf.xfrm (TS 33.203 §7.1) ----------------------------
+# -- the plan handed to ims.ipsec.xfrm (TS 33.203 §7.1) ----------------------------
 def build_plan(ue_host: str, pcscf_host: str, offer: Offer, spi_pc: int, spi_ps: int,
                ports: ProtectedPorts, reqid: int, algorithms: EspAlgorithms) -> XfrmPlan:
     """The SA set for ``offer`` with the P-CSCF's SPIs and ports (TS 33.203 §7.1).
 
-    ``algorithms`` comes from :func:`pcscf.ipsec_keys.esp_algorithms` (Annex I).
+    ``algorithms`` comes from :func:`ims.ipsec.keys.esp_algorithms` (Annex I).
     """
     return XfrmPlan(
         ue_host, pcscf_host, offer.port_c, offer.port_s, ports.port_c, ports.port_s,

@@ -1,7 +1,7 @@
 """Inside User-Mode Linux: the four ESP SAs of TS 33.203 §7.1 carry UDP and TCP both ways.
 
 UE and P-CSCF live in two network namespaces joined by a veth pair.
-``pcscf.xfrm.NetlinkXfrm`` installs the same four transport-mode SAs on both
+``ims.ipsec.xfrm.NetlinkXfrm`` installs the same four transport-mode SAs on both
 sides (UE port-c → P-CSCF port-s, P-CSCF port-s → UE port-c, P-CSCF port-c →
 UE port-s, UE port-s → P-CSCF port-c), each with one policy (protocol any +
 port pair). Proof that every packet was ESP: each SA's ``cur_packets``
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from pcscf.xfrm import (
+from ims.ipsec.xfrm import (
     Direction,
     NetlinkXfrm,
     PolicySpec,

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from pcscf_messages import UE, challenge, ok, register
 
+from ims.ipsec.xfrm import Direction, FakeXfrm, NetlinkXfrm, SaSpec, XfrmError, XfrmSpec
 from ims.sip.headers.auth import remove_challenge_keys
 from ims.sip.message import Request, Response
 from pcscf import ipsec
 from pcscf.ipsec_ops import EspKeysFile, esp_sa_line
 from pcscf.router import SecAgreeUnavailable
 from pcscf.secagree import ProtectedPortPool, SecAgreeResources
-from pcscf.xfrm import Direction, FakeXfrm, NetlinkXfrm, SaSpec, XfrmError, XfrmSpec
 
 PCSCF = "10.45.0.1"
 SEC_CLIENT = ("Security-Client: ipsec-3gpp;alg=hmac-sha-1-96;ealg=aes-cbc;spi-c=3001;"

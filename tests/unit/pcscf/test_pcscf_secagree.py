@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pcscf_messages import register
 
+from ims.ipsec import keys as ipsec_keys
 from ims.sip.headers.auth import credentials, parse_challenge
 from ims.sip.headers.security import parse_security_mechanism, parse_security_mechanisms
 from ims.sip.message import Response
-from pcscf import ipsec_keys
 from pcscf.secagree import (
     DEFAULT_PREFERENCE,
     REQID_BASE,

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pcscf.xfrm import (
+from ims.ipsec.xfrm import (
     XFRM_INF,
     XFRM_MSG_DELPOLICY,
     XFRM_MSG_DELSA,

@@ -16,10 +16,10 @@ algorithm           ESP key                                    bits
 
 The DES parity bits are left as they come (the kernel ignores them). The
 kernel names (``ip xfrm`` / netlink ``XFRMA_ALG_AUTH_TRUNC`` and
-``XFRMA_ALG_CRYPT``) are given here too, so :mod:`pcscf.xfrm` maps nothing.
+``XFRMA_ALG_CRYPT``) are given here too, so :mod:`ims.ipsec.xfrm` maps nothing.
 
 :class:`XfrmPlan` (re-exported by :mod:`pcscf.secagree`, which builds it) is
-the whole contract with the kernel side :mod:`pcscf.xfrm`. Pure: no I/O.
+the whole contract with the kernel side :mod:`ims.ipsec.xfrm`. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def _check_len(key: bytes, what: str) -> None:
         raise ValueError(f"{what} has {len(key)} octets, not {AKA_KEY_BYTES}")
 
 
-# -- the plan handed to pcscf.xfrm (TS 33.203 §7.1) ----------------------------
+# -- the plan handed to ims.ipsec.xfrm (TS 33.203 §7.1) ----------------------------
 class Direction(enum.Enum):
     """Seen from the P-CSCF: ``IN`` SAs use its SPIs, ``OUT`` SAs the UE's."""
 
@@ -169,7 +169,7 @@ class SaSpec:
 
 @dataclass(frozen=True, slots=True)
 class XfrmPlan:
-    """Everything :mod:`pcscf.xfrm` needs to install or remove one UE's SA set.
+    """Everything :mod:`ims.ipsec.xfrm` needs to install or remove one UE's SA set.
 
     Contract with the kernel side: install the four :attr:`sas` (``mode``
     transport, ``proto`` esp) with :attr:`algorithms` and one policy each
