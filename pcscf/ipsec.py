@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ims.ipsec.keys import AkaKeyError, XfrmPlan, keys_from_challenges
-from ims.ipsec.xfrm import Direction, ReqidRange, XfrmError, XfrmPort, XfrmSpec, policy_for
-from ims.ipsec.xfrm import SaSpec as KernelSa
+from ims.ipsec.spec import kernel_spec
+from ims.ipsec.xfrm import ReqidRange, XfrmError, XfrmPort, XfrmSpec
 from ims.sip.errors import SipError
 from ims.sip.events import Peer
 from ims.sip.headers.auth import Challenge
@@ -115,14 +115,8 @@ def select_sec_agree(status: IpsecStatus, resources: sa.SecAgreeResources,
 
 
 def plan_spec(plan: XfrmPlan) -> XfrmSpec:
-    """The kernel view of a sec-agree plan: four SAs, one policy each (TS 33.203 §7.1)."""
-    keys = plan.algorithms
-    sas = tuple(KernelSa(s.src, s.dst, s.src_port, s.dst_port, s.spi, s.reqid, plan.alg,
-                         keys.auth_key, plan.ealg, keys.enc_key) for s in plan.sas)
-    directions = [Direction.IN if s.direction is sa.Direction.IN else Direction.OUT
-                  for s in plan.sas]
-    policies = tuple(policy_for(k, d) for k, d in zip(sas, directions, strict=True))
-    return XfrmSpec(owner_of(plan), sas, policies)
+    """The P-CSCF's kernel view of a sec-agree plan: four SAs, one policy each (TS 33.203 §7.1)."""
+    return kernel_spec(plan, owner_of(plan), plan.pcscf_host)
 
 
 def owner_of(plan: XfrmPlan) -> str:
