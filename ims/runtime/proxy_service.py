@@ -65,6 +65,8 @@ RouteResult = Target | Sequence[Target] | Response | None
 RouteHook = Callable[[Request], MaybeAwaitable[RouteResult]]
 #: Answers requests addressed to the proxy itself (None: the core's default).
 LocalHandler = Callable[[Request], MaybeAwaitable[Response | None]]
+#: The last look at a request leaving on a branch (or a 2xx ACK): where it really goes.
+OutboundHook = Callable[[Request, Peer], Peer]
 
 COUNTER_NAMES = (
     "requests_received", "requests_relayed", "acks_relayed", "responses_relayed",
@@ -132,6 +134,8 @@ class ProxyService:
         resolver: next-hop resolution (default :class:`StaticResolver`).
         config: proxy behaviour (Timer C, Record-Route ...).
         local_handler: answers requests addressed to the proxy itself.
+        outbound_hook: may change the peer of a request about to leave
+            (e.g. the P-CSCF's protected flow to a UE, TS 33.203 §7.1).
         aliases: host names that mean us, for an identity built at start.
     """
 
@@ -144,10 +148,12 @@ class ProxyService:
         *,
         config: ProxyConfig | None = None,
         local_handler: LocalHandler | None = None,
+        outbound_hook: OutboundHook | None = None,
         aliases: Sequence[str] = (),
     ) -> None:
         self.route_hook = route_hook
         self.local_handler = local_handler
+        self.outbound_hook = outbound_hook
         self.resolver: Resolver = resolver or StaticResolver()
         self.config = config or ProxyConfig()
         self.aliases = tuple(aliases)
@@ -328,6 +334,8 @@ class ProxyService:
             self._perform(self.core.branch_failed(branch.key, branch.branch, error, self._now()))
 
     def _send_branch(self, req: Request, peer: Peer, branch: Forward | None) -> None:
+        if self.outbound_hook is not None:
+            peer = self.outbound_hook(req, peer)
         if branch is None:  # ACK for a 2xx (§16.11)
             self.counters["acks_relayed"] += 1
             self.stack.send_stateless(req, peer)
@@ -421,10 +429,17 @@ def _ignore_result(future: asyncio.Future[ClientResult]) -> None:
 
 
 def identity_of(stack: SipStack, aliases: Sequence[str] = (), secret: bytes | None = None) -> LocalIdentity:
-    """A :class:`LocalIdentity` from the stack's bound listeners (ports chosen by the OS too)."""
+    """A :class:`LocalIdentity` from the stack's bound listeners (ports chosen by the OS too).
+
+    The advertised address of each transport comes first; protected (IPsec)
+    ports follow, so that our Via on a request sent from one is recognised.
+    """
     addresses: list[LocalAddress] = []
     for spec in stack.transport.specs:
-        host, port = stack.transport.local_address(spec.transport, host_family(spec.host))
+        if spec.protected:
+            host, port = stack.transport.bound_address(spec)
+        else:
+            host, port = stack.transport.local_address(spec.transport, host_family(spec.host))
         addr = LocalAddress(spec.transport, bare_host(host), port)
         if addr not in addresses:
             addresses.append(addr)

@@ -21,12 +21,19 @@ class Peer:
     ``transport`` is ``"udp"``, ``"tcp"`` or ``"tls"``; ``host`` is a bare IP
     address (no IPv6 brackets). ``conn_id`` names the stream connection a
     message arrived on, so that responses go back over it (RFC 3261 §18.2.2).
+
+    ``local_port`` is our end of a protected flow (TS 33.203 §7.1): the
+    transport sets it for messages received on a protected listener (the
+    port they arrived on), and a message sent with it set leaves from that
+    port; a response then goes to the request's source (``host``/``port``),
+    not to its Via. None everywhere else.
     """
 
     transport: str
     host: str
     port: int
     conn_id: int | None = None
+    local_port: int | None = None
 
     @property
     def reliable(self) -> bool:

@@ -40,12 +40,18 @@ class ListenSpec:
     """PEM private key file for a ``tls`` listener."""
     advertised_host: str | None = None
     """Address written into Via/Record-Route when ``host`` is a wildcard."""
+    protected: bool = False
+    """An IPsec protected port (TS 33.203 §7.1): messages received here carry
+    ``Peer.local_port``, pass the manager's ``gate``, and a TCP listener
+    shares its port with connections we open from it (``SO_REUSEPORT``)."""
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
             raise ValueError(f"unknown transport {self.transport!r}")
         if self.transport == "tls" and not (self.tls_cert and self.tls_key):
             raise ValueError("a tls listener needs tls_cert and tls_key")
+        if self.protected and self.transport == "tls":
+            raise ValueError("a protected listener is udp or tcp (ESP protects it, not TLS)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,14 @@ are answered (400/505/513) or dropped and counted.
   connection to the same remote address (one per address, §18.1); else a
   new connection (for a response: to ``received`` and the sent-by port).
 
+Protected listeners (``ListenSpec.protected``, the P-CSCF's and the UE's
+IPsec ports, TS 33.203 §7.1) stamp ``Peer.local_port`` on what they
+receive, and everything they receive passes ``gate`` first (False: dropped
+and counted as ``dropped_unprotected``). A message sent to a peer with
+``local_port`` leaves from that port: the UDP listener bound there, or a TCP
+connection opened from it; a response goes to the request's source, not
+its Via, since the SA selector names exactly that port pair.
+
 Choosing TCP for a large request (§18.1.1) is the caller's decision
 (:func:`ims.transport.rules.choose_transport`, wrapped by :meth:`route`),
 because the top Via must be rewritten before the message is serialised.
@@ -57,6 +65,8 @@ logger = logging.getLogger(__name__)
 
 #: Called with a reason when a message could not be sent (RFC 3261 §17.1.4).
 ErrorCallback = Callable[[str], None]
+#: Says whether a message that arrived on a protected port may be processed.
+Gate = Callable[[Peer], bool]
 
 #: Seconds ``stop()`` waits for connections to close before aborting them.
 STOP_GRACE = 2.0
@@ -86,12 +96,15 @@ class TransportManager:
         self.config = config or TransportConfig()
         self.counters: dict[str, int] = {
             "messages_in": 0, "messages_out": 0, "dropped_malformed": 0,
-            "responses_400": 0, "send_errors": 0,
+            "responses_400": 0, "send_errors": 0, "dropped_unprotected": 0,
         }
+        #: Checks messages received on protected listeners (None: all pass).
+        self.gate: Gate | None = None
         self._udp: list[tuple[ListenSpec, UdpEndpoint]] = []
         self._servers: list[tuple[ListenSpec, asyncio.Server]] = []
         self._conns: dict[int, StreamConnection] = {}
-        self._by_remote: dict[tuple[str, str, int], int] = {}
+        #: (transport, address, port, our protected port or 0) -> connection id
+        self._by_remote: dict[tuple[str, str, int, int], int] = {}
         self._waiters: dict[int, list[ErrorCallback]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
@@ -116,14 +129,16 @@ class TransportManager:
 
     async def _listen(self, spec: ListenSpec) -> None:
         if spec.transport == "udp":
-            self._udp.append((spec, await open_udp(spec.host, spec.port, self, self.config.limits)))
+            endpoint = await open_udp(spec.host, spec.port, self, self.config.limits,
+                                      spec.protected)
+            self._udp.append((spec, endpoint))
             logger.info("listening on %s:%s/udp", spec.host, self._bound(spec)[1])
             return
         context = None
         if spec.transport == "tls" and spec.tls_cert and spec.tls_key:
             context = server_context(spec.tls_cert, spec.tls_key)
         server = await listen_stream(
-            spec.host, spec.port, lambda: self._new_connection(spec.transport), context
+            spec.host, spec.port, lambda: self._accepted(spec), context, spec.protected
         )
         self._servers.append((spec, server))
         logger.info("listening on %s:%s/%s", spec.host, self._bound(spec)[1], spec.transport)
@@ -171,10 +186,20 @@ class TransportManager:
                 return str(name[0]), int(name[1])
         raise LookupError(f"{spec.transport} listener on {spec.host} is not open")
 
+    def bound_address(self, spec: ListenSpec) -> tuple[str, int]:
+        """The ``(host, port)`` the listener of ``spec`` is bound to.
+
+        Raises:
+            LookupError: that listener is not open.
+        """
+        return self._bound(spec)
+
     def local_address(
         self, transport: str, family: socket.AddressFamily = socket.AF_INET
     ) -> tuple[str, int]:
         """``(host, port)`` to advertise in Via/Record-Route/Contact for ``transport``.
+
+        Protected listeners (IPsec ports) are never the advertised address.
 
         The host is ``advertised_host`` if configured, else the bound address
         (bare, no IPv6 brackets: format with ``rules.format_hostport``).
@@ -183,7 +208,8 @@ class TransportManager:
             LookupError: no open listener for that transport and family.
         """
         for spec in self.specs:
-            if spec.transport == transport and host_family(spec.host) == family:
+            if spec.transport == transport and host_family(spec.host) == family \
+                    and not spec.protected:
                 with contextlib.suppress(LookupError):
                     host, port = self._bound(spec)
                     return spec.advertised_host or host, port
@@ -215,31 +241,56 @@ class TransportManager:
         return [c for c in self._conns.values() if not c.closing]
 
     def _new_connection(
-        self, transport: str, remote: tuple[str, int] | None = None
+        self, transport: str, remote: tuple[str, int] | None = None,
+        local_port: int | None = None,
     ) -> StreamConnection:
         conn = StreamConnection(
             next(self._ids), transport, self, self.config.limits,
-            self.config.idle_timeout, remote,
+            self.config.idle_timeout, remote, local_port,
         )
         self._conns[conn.conn_id] = conn
         return conn
 
-    def _reusable(self, transport: str, host: str, port: int) -> StreamConnection | None:
-        conn_id = self._by_remote.get((transport, address_key(host), port))
+    def _accepted(self, spec: ListenSpec) -> StreamConnection:
+        """A connection accepted on ``spec`` (on a protected port: stamped with it)."""
+        return self._new_connection(
+            spec.transport, local_port=self._bound(spec)[1] if spec.protected else None)
+
+    def _reusable(self, transport: str, host: str, port: int,
+                  local_port: int | None = None) -> StreamConnection | None:
+        conn_id = self._by_remote.get((transport, address_key(host), port, local_port or 0))
         conn = self._conns.get(conn_id) if conn_id is not None else None
         return conn if conn is not None and not conn.closing else None
 
-    def _connect(self, transport: str, host: str, port: int) -> StreamConnection:
+    def _connect(self, transport: str, host: str, port: int,
+                 local_port: int | None = None) -> StreamConnection:
         context = self._client_context() if transport == "tls" else None
-        conn = self._new_connection(transport, (bare_host(host), port))
-        self._by_remote[(transport, address_key(host), port)] = conn.conn_id
+        local = self._protected_local(transport, host, local_port) if local_port else None
+        conn = self._new_connection(transport, (bare_host(host), port), local_port)
+        self._by_remote[(transport, address_key(host), port, local_port or 0)] = conn.conn_id
         self._waiters[conn.conn_id] = []
-        coro = connect_stream(conn, bare_host(host), port, self.config.connect_timeout, context)
+        coro = connect_stream(conn, bare_host(host), port, self.config.connect_timeout, context,
+                              local)
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         logger.debug("%s: connecting to %s:%s", transport, host, port)
         return conn
+
+    def _protected_local(self, transport: str, host: str, port: int) -> tuple[str, int]:
+        """Our bound address of the protected ``transport`` listener on ``port``.
+
+        Raises:
+            LookupError: no such protected listener.
+        """
+        family = host_family(host)
+        for spec in self.specs:
+            if spec.protected and spec.transport == transport and host_family(spec.host) == family:
+                with contextlib.suppress(LookupError):
+                    bound = self._bound(spec)
+                    if bound[1] == port:
+                        return bound
+        raise LookupError(f"no protected {transport} listener on port {port}")
 
     def _client_context(self) -> ssl.SSLContext:
         if self._client_tls is None:
@@ -253,7 +304,8 @@ class TransportManager:
         if conn is None or conn.remote is None:
             return
         host, port = conn.remote
-        self._by_remote[(conn.transport_name, address_key(host), port)] = conn_id
+        self._by_remote[(conn.transport_name, address_key(host), port, conn.local_port or 0)] = \
+            conn_id
         self._waiters.pop(conn_id, None)
 
     def connection_closed(self, conn_id: int) -> None:
@@ -267,6 +319,11 @@ class TransportManager:
     def message_received(self, data: bytes, peer: Peer) -> None:
         """One framed message: validate it, answer or drop bad input, deliver the rest."""
         self.counters["messages_in"] += 1
+        if peer.local_port is not None and self.gate is not None and not self.gate(peer):
+            self.counters["dropped_unprotected"] += 1
+            logger.info("dropped a message from %s on protected port %d: no SA of that flow",
+                        peer_text(peer), peer.local_port)
+            return
         verdict = receive(data, peer, self.config.limits)
         msg = verdict.message
         if msg is None:
@@ -341,30 +398,43 @@ class TransportManager:
         return msg.to_bytes()
 
     def _send_udp(self, msg: Request | Response, data: bytes, peer: Peer) -> Peer:
-        target = response_target(msg, "udp") if isinstance(msg, Response) else None
+        protected = peer.local_port is not None  # to the source, not the Via (TS 33.203 §7.1)
+        target = response_target(msg, "udp") if isinstance(msg, Response) and not protected \
+            else None
         host, port = target or (bare_host(peer.host), peer.port)
         if not is_ip_literal(host):
             raise LookupError(f"{host} is not an IP address (resolve it first, RFC 3263)")
-        self._udp_endpoint(host_family(host)).send(data, host, port)
-        return Peer("udp", host, port)
+        self._udp_endpoint(host_family(host), peer.local_port).send(data, host, port)
+        return Peer("udp", host, port, None, peer.local_port)
 
-    def _udp_endpoint(self, family: socket.AddressFamily) -> UdpEndpoint:
+    def _udp_endpoint(self, family: socket.AddressFamily,
+                      local_port: int | None = None) -> UdpEndpoint:
+        """The first ordinary endpoint of ``family``; with ``local_port``, the protected one there."""
         for _, endpoint in self._udp:
-            if endpoint.family == family:
+            if endpoint.family != family:
+                continue
+            if local_port is None and not endpoint.protected:
                 return endpoint
+            if endpoint.protected and endpoint.local_address[1] == local_port:
+                return endpoint
+        if local_port is not None:
+            raise LookupError(f"no protected udp listener on port {local_port}")
         raise LookupError(f"no udp listener for address family {family.name}")
 
     def _send_stream(
         self, msg: Request | Response, data: bytes, peer: Peer, on_error: ErrorCallback | None
     ) -> Peer:
         conn = self._conns.get(peer.conn_id) if peer.conn_id is not None else None
+        local_port = peer.local_port
         if conn is None or conn.closing:
-            conn = self._reusable(peer.transport, peer.host, peer.port)
+            conn = self._reusable(peer.transport, peer.host, peer.port, local_port)
         if conn is None:
-            target = response_target(msg, peer.transport) if isinstance(msg, Response) else None
+            via_target = isinstance(msg, Response) and local_port is None
+            target = response_target(msg, peer.transport) \
+                if isinstance(msg, Response) and via_target else None
             host, port = target or (bare_host(peer.host), peer.port)
-            conn = self._reusable(peer.transport, host, port) or self._connect(
-                peer.transport, host, port
+            conn = self._reusable(peer.transport, host, port, local_port) or self._connect(
+                peer.transport, host, port, local_port
             )
         conn.write(data)
         if on_error is not None and conn.conn_id in self._waiters:

@@ -180,14 +180,15 @@ def choose_transport(
         size: the serialised size if already known.
 
     Returns:
-        ``peer`` unchanged, or a copy with transport ``"tcp"`` and no conn_id.
+        ``peer`` unchanged, or a copy with transport ``"tcp"`` and no conn_id
+        (a protected flow's ``local_port`` is kept: TCP goes through the SA too).
     """
     if not isinstance(msg, Request) or peer.transport != "udp" or not tcp_available:
         return peer
     length = len(msg.to_bytes()) if size is None else size
     if length <= udp_size_limit(mtu):
         return peer
-    return Peer("tcp", peer.host, peer.port)
+    return Peer("tcp", peer.host, peer.port, None, peer.local_port)
 
 
 def rewrite_top_via(msg: Request, transport: str, host: str, port: int) -> None:

@@ -82,7 +82,7 @@ from ims.sip.transaction import (
 from ims.transport.config import ListenSpec, TransportConfig
 from ims.transport.log import for_message, peer_text
 from ims.transport.manager import TransportManager
-from ims.transport.rules import host_family, rewrite_top_via
+from ims.transport.rules import bare_host, host_family, rewrite_top_via
 
 logger = logging.getLogger(__name__)
 
@@ -250,7 +250,11 @@ class SipStack:
     def _route(self, req: Request, dest: Peer) -> Peer:
         peer = self.transport.route(req, dest)
         if peer.transport != dest.transport:
-            host, port = self.transport.local_address(peer.transport, host_family(peer.host))
+            if dest.local_port is not None:  # a protected flow: same sent-by, over TCP
+                via = req.top_via
+                host, port = bare_host(via.host), via.port or dest.local_port
+            else:
+                host, port = self.transport.local_address(peer.transport, host_family(peer.host))
             rewrite_top_via(req, peer.transport, host, port)
         return peer
 

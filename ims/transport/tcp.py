@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import cast
 
 from ims.sip.errors import SipError
@@ -48,10 +49,13 @@ class StreamConnection(asyncio.Protocol):
         limits: Limits,
         idle_timeout: float | None,
         remote: tuple[str, int] | None = None,
+        local_port: int | None = None,
     ) -> None:
         self.conn_id = conn_id
         self.transport_name = transport_name
         self.remote = remote
+        #: Our port when this connection belongs to a protected flow (TS 33.203 §7.1).
+        self.local_port = local_port
         self.outgoing = remote is not None
         self._sink = sink
         self._framer = StreamFramer(framing_limits(limits))
@@ -114,9 +118,9 @@ class StreamConnection(asyncio.Protocol):
     # -- API --------------------------------------------------------------
     @property
     def peer(self) -> Peer:
-        """The remote end as a Peer carrying this connection's id."""
+        """The remote end as a Peer carrying this connection's id (and protected port)."""
         host, port = self.remote or ("", 0)
-        return Peer(self.transport_name, host, port, self.conn_id)
+        return Peer(self.transport_name, host, port, self.conn_id, self.local_port)
 
     @property
     def connected(self) -> bool:
@@ -213,14 +217,19 @@ async def listen_stream(
     port: int,
     factory: Callable[[], StreamConnection],
     ssl_context: ssl.SSLContext | None = None,
+    reuse_port: bool = False,
 ) -> asyncio.Server:
     """Start a TCP (or TLS) listener whose connections ``factory()`` builds.
+
+    ``reuse_port`` lets connections we open bind the same port (a protected
+    port-c sends requests from it, TS 33.203 §7.1).
 
     Raises:
         OSError: the address cannot be bound.
     """
     loop = asyncio.get_running_loop()
-    return await loop.create_server(factory, host, port, ssl=ssl_context, reuse_address=True)
+    return await loop.create_server(factory, host, port, ssl=ssl_context, reuse_address=True,
+                                    reuse_port=reuse_port or None)
 
 
 async def connect_stream(
@@ -229,23 +238,45 @@ async def connect_stream(
     port: int,
     timeout: float,
     ssl_context: ssl.SSLContext | None = None,
+    local: tuple[str, int] | None = None,
 ) -> None:
     """Connect the already-registered outgoing ``conn`` to ``host``:``port``.
 
+    With ``local`` the socket is bound there first (``SO_REUSEPORT``, beside
+    our listener on the same port): a request from a protected port-c.
     On failure the connection is failed (its sink hears ``connection_closed``)
     instead of raising, so the caller's task never ends in an exception.
     """
     loop = asyncio.get_running_loop()
     server_hostname = host if ssl_context is not None else None
     try:
-        await asyncio.wait_for(
+        opening: Awaitable[object] = (
             loop.create_connection(
                 lambda: conn, host, port, ssl=ssl_context, server_hostname=server_hostname
-            ),
-            timeout,
+            ) if local is None else _connect_from(loop, conn, local, (host, port))
         )
+        await asyncio.wait_for(opening, timeout)
     except (OSError, TimeoutError) as exc:
         conn.fail(str(exc) or type(exc).__name__)
     except asyncio.CancelledError:
         conn.fail("cancelled")
         raise
+
+
+async def _connect_from(
+    loop: asyncio.AbstractEventLoop, conn: StreamConnection, local: tuple[str, int],
+    remote: tuple[str, int],
+) -> None:
+    """A plain TCP connection from the fixed ``local`` address (shared with our listener)."""
+    family = socket.AF_INET6 if ":" in local[0] else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.setblocking(False)
+        sock.bind(local)
+        await loop.sock_connect(sock, remote)
+    except BaseException:
+        sock.close()
+        raise
+    await loop.create_connection(lambda: conn, sock=sock)

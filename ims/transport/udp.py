@@ -27,18 +27,23 @@ logger = logging.getLogger(__name__)
 class UdpEndpoint(asyncio.DatagramProtocol):
     """A bound UDP socket feeding a :class:`MessageSink`."""
 
-    def __init__(self, sink: MessageSink, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(self, sink: MessageSink, limits: Limits = DEFAULT_LIMITS,
+                 protected: bool = False) -> None:
         self._sink = sink
         self._limits = framing_limits(limits)
+        self.protected = protected
+        self._local_port: int | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     # -- asyncio callbacks ------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.DatagramTransport, transport)
+        if self.protected:
+            self._local_port = self.local_address[1]
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        peer = Peer("udp", str(addr[0]), int(addr[1]))
+        peer = Peer("udp", str(addr[0]), int(addr[1]), None, self._local_port)
         try:
             framed = frame_datagram(data, self._limits)
         except SipError as err:
@@ -85,9 +90,13 @@ class UdpEndpoint(asyncio.DatagramProtocol):
 
 
 async def open_udp(
-    host: str, port: int, sink: MessageSink, limits: Limits = DEFAULT_LIMITS
+    host: str, port: int, sink: MessageSink, limits: Limits = DEFAULT_LIMITS,
+    protected: bool = False,
 ) -> UdpEndpoint:
     """Bind a UDP endpoint on ``host``:``port`` (``port`` 0 picks one).
+
+    A ``protected`` endpoint (TS 33.203 §7.1) stamps ``Peer.local_port`` on
+    what it receives.
 
     Raises:
         OSError: the address cannot be bound.
@@ -95,6 +104,6 @@ async def open_udp(
     loop = asyncio.get_running_loop()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     _, endpoint = await loop.create_datagram_endpoint(
-        lambda: UdpEndpoint(sink, limits), local_addr=(host, port), family=family
+        lambda: UdpEndpoint(sink, limits, protected), local_addr=(host, port), family=family
     )
     return endpoint
