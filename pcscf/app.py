@@ -112,7 +112,7 @@ def protected_specs(config: Config) -> list[ListenSpec]:
     """Listeners on the protected port pools (TS 33.203 §7.1), both transports."""
     section = config.pcscf
     firsts = (section.ipsec_port_s, section.ipsec_port_c)
-    return [ListenSpec(transport, section.host, first + index)
+    return [ListenSpec(transport, section.host, first + index, protected=True)
             for first in firsts for index in range(section.ipsec_pool_size)
             for transport in ("udp", "tcp")]
 
@@ -132,7 +132,9 @@ def build(config: Config) -> PcscfApp:
                            resolver=StaticResolver(resolver_table(config)),
                            aliases=(section.name,))
     specs = listen_specs(section) + (protected_specs(config) if status.active else [])
-    service.attach(SipStack(service, specs))
+    stack = SipStack(service, specs)
+    stack.transport.gate = sec_agree.accepts  # TS 33.203 §7.1: only SA flows on those ports
+    service.attach(stack)
     return PcscfApp("pcscf", service, status)
 
 

@@ -43,6 +43,7 @@ from ims.sip.events import Peer
 from ims.sip.headers.auth import Challenge
 from ims.sip.headers.option import contact_expiry, requires
 from ims.sip.message import Request, Response, make_response
+from ims.transport.rules import bare_host, rewrite_top_via
 
 from . import secagree as sa
 from .ipsec_ops import EspKeysFile, sa_rows
@@ -150,7 +151,7 @@ class NoIpsec(SecAgreeUnavailable):
 class _Counters:
     values: dict[str, int] = field(default_factory=lambda: dict.fromkeys((
         "ipsec_sets_installed", "ipsec_sets_removed", "ipsec_install_failures",
-        "ipsec_verify_failures", "ipsec_pool_exhausted"), 0))
+        "ipsec_verify_failures", "ipsec_pool_exhausted", "ipsec_unprotected_dropped"), 0))
 
 
 class IpsecSecAgree:
@@ -195,9 +196,10 @@ class IpsecSecAgree:
     def check_register(self, req: Request, source: Peer) -> Response | None:
         """Security-Client / Security-Verify of a REGISTER; a response ends it here."""
         session = self.sessions.get(source.host)
-        plan = _protected_plan(session, source.port)
-        if session is not None and plan is not None:
-            return self._protected(req, session, plan)
+        if session is not None and source.local_port is not None:
+            plan = session.plan_on_port(source.local_port)  # the gate checked the UE's port-c
+            if plan is not None:
+                return self._protected(req, session, source.local_port)
         if not req.has("security-client"):
             return self._plain(req)
         session = session or self.sessions.setdefault(
@@ -250,6 +252,45 @@ class IpsecSecAgree:
                 self._run(session.handle_timer(now))
             self._forget_idle(host)
 
+    # -- flows on the protected ports (TS 33.203 §7.1) ------------------------------------
+    def accepts(self, peer: Peer) -> bool:
+        """The transport's gate: a live set's UE port-c → our port-s, or UE port-s → our port-c.
+
+        Anything else arriving on a protected port was not carried by an SA of
+        that flow (the kernel drops unprotected packets matching a selector;
+        this catches the other ports) and is dropped and counted.
+        """
+        session = self.sessions.get(peer.host)
+        plan = session.plan_on_port(peer.local_port) \
+            if session is not None and peer.local_port is not None else None
+        arrival = sa.classify_arrival(plan, peer.host, peer.port, peer.local_port or 0,
+                                      self.res.protected_ports)
+        if arrival in (sa.Arrival.REQUEST_ON_PORT_S, sa.Arrival.RESPONSE_ON_PORT_C):
+            return True
+        self.counters["ipsec_unprotected_dropped"] += 1
+        return False
+
+    def toward_ue(self, req: Request, peer: Peer) -> Peer:
+        """A request to a UE with an active SA set leaves from our port-c to its port-s.
+
+        NOTIFY, OPTIONS, terminating and in-dialog requests alike, always over
+        the newest confirmed set (TS 33.203 §7.4). TCP when the UE registered
+        over TCP; a large request switches to TCP in the transport (RFC 3261
+        §18.1.1), still through the SA. Our Via names port-c, where the UE
+        sends its responses.
+        """
+        session = self.sessions.get(peer.host)
+        plan = session.active if session is not None else None
+        if plan is None:
+            return peer
+        route = sa.request_route(plan, 0, peer.transport)
+        try:
+            via = req.top_via
+            rewrite_top_via(req, route.transport, bare_host(via.host), route.local_port)
+        except SipError as exc:
+            logger.warning("request to %s has no usable Via: %s", peer.host, exc.reason)
+        return Peer(route.transport, route.remote_host, route.remote_port, None, route.local_port)
+
     # -- status ------------------------------------------------------------------------
     def sa_status(self) -> list[dict[str, Any]]:
         """Our SAs from the kernel, per UE (addresses, ports, SPIs, algorithms, counters)."""
@@ -266,8 +307,8 @@ class IpsecSecAgree:
         return None
 
     def _protected(self, req: Request, session: sa.SecAgreeSession,
-                   plan: XfrmPlan) -> Response | None:
-        refusal = session.receive_register(req, plan.port_ps)
+                   local_port: int) -> Response | None:
+        refusal = session.receive_register(req, local_port)
         if refusal is not None:
             self.counters["ipsec_verify_failures"] += 1
             return refusal
@@ -329,16 +370,6 @@ class IpsecSecAgree:
             self.keys_file.write(self.installed.values())
         except OSError as exc:
             logger.error("ESP keys file %s not written: %s", self.keys_file.path, exc)
-
-
-def _protected_plan(session: sa.SecAgreeSession | None, port: int) -> XfrmPlan | None:
-    """The live set whose UE port-c sent this request (it came over the SA, §7.1)."""
-    if session is None:
-        return None
-    for sa_set in (session.pending, session.current):
-        if sa_set is not None and sa_set.plan.port_uc == port:
-            return sa_set.plan
-    return None
 
 
 def _forward(req: Request, protected: bool) -> None:

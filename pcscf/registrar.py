@@ -86,8 +86,12 @@ class Registration:
 
 
 def ue_key(peer: Peer) -> tuple[str, str, int]:
-    """Cache key of a UE: transport, address, port of its requests."""
-    return peer.transport, peer.host, peer.port
+    """Cache key of a UE: transport, address, port of its requests.
+
+    Over IPsec the transport is left out: the UE sends from its port-c over
+    UDP or TCP alike, both through the same SA (TS 33.203 §7.1).
+    """
+    return "esp" if peer.local_port is not None else peer.transport, peer.host, peer.port
 
 
 def _registered_contacts(register: Request, ok: Response, now: float) -> list[Binding]:

@@ -66,6 +66,14 @@ class SecAgree(Protocol):
         """Periodic: expire what timed out."""
         ...
 
+    def accepts(self, peer: Peer) -> bool:
+        """Whether a message that arrived on a protected port came over a live SA flow."""
+        ...
+
+    def toward_ue(self, req: Request, peer: Peer) -> Peer:
+        """Where a request leaving toward ``peer`` really goes (the UE's newest SA set)."""
+        ...
+
 
 class SecAgreeUnavailable:
     """No IPsec yet: ``Require: sec-agree`` is refused (RFC 3261 §8.2.2.3).
@@ -94,6 +102,14 @@ class SecAgreeUnavailable:
 
     def sweep(self) -> None:
         """Nothing expires without SAs."""
+
+    def accepts(self, peer: Peer) -> bool:
+        """No protected ports are open without SAs: nothing is accepted there."""
+        return False
+
+    def toward_ue(self, req: Request, peer: Peer) -> Peer:
+        """Without SAs a request goes where routing sent it."""
+        return peer
 
 
 @dataclass(frozen=True, slots=True)

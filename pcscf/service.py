@@ -45,7 +45,7 @@ class PcscfService(ProxyService):
 
     def __init__(self, settings: router.PcscfSettings, sec_agree: router.SecAgree,
                  cache: ContactCache | None = None, **kwargs: Any) -> None:
-        super().__init__(None, local_handler=self._local, **kwargs)
+        super().__init__(None, local_handler=self._local, outbound_hook=self._outbound, **kwargs)
         self.settings = settings
         self.sec_agree = sec_agree
         self.cache = cache if cache is not None else ContactCache()
@@ -82,6 +82,10 @@ class PcscfService(ProxyService):
         if isinstance(decision, Response) and decision.status == 403:
             self.counters["rejected_unregistered"] += 1
         return decision
+
+    def _outbound(self, req: Request, peer: Peer) -> Peer:
+        """Requests toward a UE with IPsec take its SA flow (TS 33.203 §7.1)."""
+        return self.sec_agree.toward_ue(req, peer)
 
     def _register(self, req: Request, source: Peer) -> Decision:
         refusal = self.sec_agree.check_register(req, source)

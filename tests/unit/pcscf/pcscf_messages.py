@@ -59,7 +59,7 @@ def ok(req: Request, *, expires: int = 3600, others: tuple[str, ...] = ()) -> Re
     return msg
 
 
-def challenge() -> Response:
+def challenge(ik: str = "00112233445566778899aabbccddeeff") -> Response:
     msg = _parse([
         "SIP/2.0 401 Unauthorized",
         "Via: SIP/2.0/UDP 10.45.0.2:5062;rport;branch=z9hG4bKue1",
@@ -68,7 +68,7 @@ def challenge() -> Response:
         "Call-ID: reg-1@10.45.0.2",
         "CSeq: 1 REGISTER",
         f'WWW-Authenticate: Digest realm="{DOMAIN}", nonce="I1VTvpY3qJ0hiuZNrke/NQ==", '
-        'algorithm=AKAv1-MD5, qop="auth", ik="00112233445566778899aabbccddeeff", '
+        f'algorithm=AKAv1-MD5, qop="auth", ik="{ik}", '
         'ck="ffeeddccbbaa99887766554433221100"',
     ])
     assert isinstance(msg, Response)

@@ -12,8 +12,9 @@ import pytest
 from pcscf_messages import UE, challenge, ok, register
 
 from ims.ipsec.xfrm import Direction, FakeXfrm, NetlinkXfrm, SaSpec, XfrmError, XfrmSpec
+from ims.sip.events import Peer
 from ims.sip.headers.auth import remove_challenge_keys
-from ims.sip.message import Request, Response
+from ims.sip.message import Request, Response, build_request
 from pcscf import ipsec
 from pcscf.ipsec_ops import EspKeysFile, esp_sa_line
 from pcscf.router import SecAgreeUnavailable
@@ -140,7 +141,7 @@ def test_protected_register_mismatch_is_494() -> None:
     _, resp = challenged(sec)
     wrong = protected_register(resp.get("security-server") or "",
                                verify="ipsec-3gpp;alg=hmac-md5-96;spi-c=1;spi-s=2")
-    refusal = sec.check_register(wrong, UE.__class__("udp", UE.host, 51000))
+    refusal = sec.check_register(wrong, Peer("udp", UE.host, 51000, None, 5100))
     assert refusal is not None and refusal.status == 494
     assert sec.counters["ipsec_verify_failures"] == 1
 
@@ -149,7 +150,7 @@ def test_registration_confirms_and_deregistration_removes() -> None:
     fake, clock = FakeXfrm(), Clock()
     sec = adapter(fake, clock)
     _, resp = challenged(sec)
-    from_port_c = UE.__class__("udp", UE.host, 51000)
+    from_port_c = Peer("udp", UE.host, 51000, None, 5100)
     req = protected_register(resp.get("security-server") or "")
     assert sec.check_register(req, from_port_c) is None
     assert 'integrity-protected="yes"' in (req.get("authorization") or "")
@@ -255,3 +256,76 @@ def test_adapter_policies_land_in_a_namespace(netns: str) -> None:
     assert f"src {UE.host}/32 dst {PCSCF}/32 sport 51000 dport 5100" in text
     assert "reqid 1229783040" in text  # 0x494d0000, our marker
     assert kernel.cleanup_stale(ipsec.MARKER) == 4 and kernel.list_policies() == []
+
+
+# -- flows on the protected ports (TS 33.203 §7.1) ----------------------------------------
+def registered(sec: ipsec.IpsecSecAgree) -> Response:
+    """Challenged, then the protected REGISTER confirmed by its 200 OK; the 401."""
+    _, resp = challenged(sec)
+    from_port_c = Peer("udp", UE.host, 51000, None, 5100)
+    req = protected_register(resp.get("security-server") or "")
+    assert sec.check_register(req, from_port_c) is None
+    sec.final(req, ok(req), from_port_c)
+    return resp
+
+
+def test_gate_admits_only_the_flows_of_a_live_set() -> None:
+    sec = adapter(FakeXfrm())
+    assert not sec.accepts(Peer("udp", UE.host, 51000, None, 5100))  # no set yet
+    challenged(sec)  # pending set: port-s 5100 / port-c 6100, UE port-c 51000 / port-s 51001
+    assert sec.accepts(Peer("udp", UE.host, 51000, None, 5100))  # UE port-c -> our port-s
+    assert sec.accepts(Peer("tcp", UE.host, 51001, 7, 6100))  # UE port-s -> our port-c
+    assert not sec.accepts(Peer("udp", UE.host, 51001, None, 5100))  # wrong UE port
+    assert not sec.accepts(Peer("udp", UE.host, 40000, None, 5100))
+    assert not sec.accepts(Peer("udp", "10.45.0.9", 51000, None, 5100))  # another address
+    assert not sec.accepts(Peer("udp", UE.host, 51000, None, 5101))  # a pool port of no set
+    assert sec.counters["ipsec_unprotected_dropped"] == 5
+
+
+def notify() -> Request:
+    return build_request("NOTIFY", f"sip:ue@{UE.host}:51001", [
+        ("Via", "SIP/2.0/UDP 10.45.0.1:5060;branch=z9hG4bKpc1"), ("Max-Forwards", "70"),
+        ("From", "<sip:scscf@ims.test>;tag=s1"), ("To", "<sip:ue@ims.test>;tag=u1"),
+        ("Call-ID", "n1@test"), ("CSeq", "1 NOTIFY"), ("Event", "reg"),
+        ("Subscription-State", "active;expires=600")])
+
+
+def test_requests_toward_the_ue_leave_from_port_c_to_its_port_s() -> None:
+    sec = adapter(FakeXfrm())
+    req = notify()
+    plain = Peer("udp", UE.host, 5062)
+    assert sec.toward_ue(req, plain) is plain  # no SA set: untouched
+    challenged(sec)
+    assert sec.toward_ue(req, plain) is plain  # only a confirmed set carries requests (§7.4)
+    registered(sec)
+    assert sec.toward_ue(req, Peer("udp", UE.host, 51000, None, 5100)) == \
+        Peer("udp", UE.host, 51001, None, 6100)
+    assert req.get("via") == "SIP/2.0/UDP 10.45.0.1:6100;branch=z9hG4bKpc1"
+    # a UE registered over TCP gets requests over TCP, on a new connection from port-c
+    assert sec.toward_ue(notify(), Peer("tcp", UE.host, 51000, 3, 5100)) == \
+        Peer("tcp", UE.host, 51001, None, 6100)
+    other = Peer("udp", "10.45.0.9", 5060)
+    assert sec.toward_ue(notify(), other) is other
+
+
+def test_after_reauthentication_requests_use_the_newest_set() -> None:
+    fake, clock = FakeXfrm(), Clock()
+    sec = adapter(fake, clock)
+    first = registered(sec).get("security-server") or ""  # set 1: ports 5100/6100
+    req = register(extra=(SEC_CLIENT.replace("spi-c=3001", "spi-c=4001"),
+                          f"Security-Verify: {first}", "Require: sec-agree"))
+    assert sec.check_register(req, Peer("udp", UE.host, 51000, None, 5100)) is None
+    resp = challenge(ik="0f" * 16)
+    sec.challenge(req, UE, remove_challenge_keys(resp), resp)
+    assert "port-s=5101" in (resp.get("security-server") or "")  # set 2 beside set 1
+    assert len(fake.applied) == 2
+    # until the 200 OK, requests still go through set 1 ...
+    assert sec.toward_ue(notify(), UE).local_port == 6100
+    from_new = Peer("udp", UE.host, 51000, None, 5101)
+    again = protected_register(resp.get("security-server") or "")
+    assert sec.check_register(again, from_new) is None
+    sec.final(again, ok(again), from_new)
+    # ... then through set 2 only, and set 1 is gone (TS 33.203 §7.4)
+    assert sec.toward_ue(notify(), UE).local_port == 6101
+    assert len(fake.applied) == 1
+    assert not sec.accepts(Peer("udp", UE.host, 51000, None, 5100))

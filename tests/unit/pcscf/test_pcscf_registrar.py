@@ -96,3 +96,14 @@ def test_reg_event_termination_lingers_with_a_time() -> None:
     assert cache.for_ue(UE, 11.0) is None
     assert cache.for_contact(parse_uri(CONTACT), 11.0) is not None
     assert cache.for_contact(parse_uri(CONTACT), 10.0 + LINGER) is None
+
+
+def test_a_ue_over_ipsec_is_found_from_its_port_c_over_udp_and_tcp() -> None:
+    """TS 33.203 §7.1: one SA pair carries both transports from the UE's port-c."""
+    cache = ContactCache()
+    req = register()
+    over_sa = Peer("udp", "10.45.0.2", 51000, None, 5100)
+    reg = cache.update(req, ok(req), over_sa, now=100.0)
+    assert reg is not None
+    assert cache.for_ue(Peer("tcp", "10.45.0.2", 51000, 4, 5100), 200.0) is reg
+    assert cache.for_ue(Peer("tcp", "10.45.0.2", 51000, 4), 200.0) is None  # not over the SA
