@@ -194,6 +194,15 @@ class TransportManager:
         """
         return self._bound(spec)
 
+    def listens_on(self, transport: str, port: int | None) -> bool:
+        """True when an open ``transport`` listener is bound on ``port``."""
+        for spec in self.specs:
+            if spec.transport == transport:
+                with contextlib.suppress(LookupError):
+                    if self._bound(spec)[1] == port:
+                        return True
+        return False
+
     def local_address(
         self, transport: str, family: socket.AddressFamily = socket.AF_INET
     ) -> tuple[str, int]:

@@ -250,9 +250,11 @@ class SipStack:
     def _route(self, req: Request, dest: Peer) -> Peer:
         peer = self.transport.route(req, dest)
         if peer.transport != dest.transport:
-            if dest.local_port is not None:  # a protected flow: same sent-by, over TCP
-                via = req.top_via
-                host, port = bare_host(via.host), via.port or dest.local_port
+            via = req.top_via
+            if dest.local_port is not None or self.transport.listens_on(peer.transport, via.port):
+                # same sent-by over TCP: a protected flow, or a port we serve both
+                # transports on (a UE's port-s in its Via, TS 24.229 §5.1.1.2)
+                host, port = bare_host(via.host), via.port or dest.local_port or 0
             else:
                 host, port = self.transport.local_address(peer.transport, host_family(peer.host))
             rewrite_top_via(req, peer.transport, host, port)

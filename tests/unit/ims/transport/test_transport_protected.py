@@ -193,3 +193,31 @@ def test_large_request_on_a_protected_flow_switches_to_tcp_keeping_port_and_via(
         await stack.stop()
 
     run(body())
+
+
+def test_large_request_switching_to_tcp_keeps_a_via_port_we_also_serve_over_tcp() -> None:
+    """A UE's initial REGISTER names its port-s in Via (TS 24.229 §5.1.1.2); over TCP it still does."""
+    async def body() -> None:
+        port_s = free_port()
+        specs = [ListenSpec("udp", "127.0.0.1", 0), ListenSpec("tcp", "127.0.0.1", 0),
+                 ListenSpec("udp", "127.0.0.1", port_s, protected=True),
+                 ListenSpec("tcp", "127.0.0.1", port_s, protected=True)]
+        stack = SipStack(Recorder(), specs)  # type: ignore[arg-type]
+        await stack.start()
+        received: asyncio.Queue[bytes] = asyncio.Queue()
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await received.put(await read_message(reader))
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        big = request("REGISTER", via=f"SIP/2.0/UDP 127.0.0.1:{port_s};branch=z9hG4bKreg",
+                      extra=f"X-Pad: {'p' * 1400}\r\n")
+        future = stack.send_request(big, Peer("udp", "127.0.0.1", server.sockets[0].getsockname()[1]))
+        data = await asyncio.wait_for(received.get(), 5)
+        assert f"Via: SIP/2.0/TCP 127.0.0.1:{port_s};branch=z9hG4bKreg".encode() in data
+        future.cancel()
+        server.close()
+        await stack.stop()
+
+    run(body())
