@@ -7,6 +7,12 @@ Service-Route and P-Associated-URI. With ``--deregister-after SECONDS`` it
 waits that long and deregisters (Expires: 0, §5.1.1.6); without, the
 binding stays until it expires.
 
+With ``--ipsec`` the UE negotiates IPsec (TS 33.203 §7, RFC 3329): it offers
+every algorithm pair, or the one ``--alg``/``--ealg`` pin, installs its own
+SAs in the network namespace it runs in (XFRM netlink, so it needs
+CAP_NET_ADMIN there) and sends the protected REGISTER over them. The
+negotiated set (ports, SPIs, algorithms; never the keys) is printed.
+
 The P-CSCF address and the home domain default to the config's ``[pcscf]``
 and ``[core] domain``, so with no flags it talks to ``ims-cli run``'s core.
 Exit code 0 when every step succeeded, 1 otherwise.
@@ -21,11 +27,14 @@ from collections.abc import Callable
 from typing import Any
 
 from ims.auth.milenage import compute_opc
+from ims.ipsec.keys import XfrmPlan
+from ims.ipsec.xfrm import XfrmPort
 from ims.runtime.config import Config
+from ims.sip.headers.security import ENCRYPTION_ALGORITHMS, INTEGRITY_ALGORITHMS
 from ims.ue.client import UeConfig, UserEquipment
 from ims.ue.register import Deregistered, Registered
 
-__all__ = ["add_ue_parser", "config_from_args", "register_and_report", "run_ue"]
+__all__ = ["add_ue_parser", "config_from_args", "describe_plan", "register_and_report", "run_ue"]
 
 
 def _hex(octets: int | None) -> Callable[[str], bytes]:
@@ -77,6 +86,12 @@ def add_ue_parser(commands: Any, shared: Callable[[argparse.ArgumentParser], Non
     reg.add_argument("--password", help="SIP digest password (MD5 identities)")
     reg.add_argument("--trust-network", action="store_true",
                      help="skip the AUTN check (test a wrong RES)")
+    reg.add_argument("--ipsec", action="store_true",
+                     help="sec-agree with IPsec: own SAs in this network namespace")
+    reg.add_argument("--alg", choices=INTEGRITY_ALGORITHMS,
+                     help="offer only this integrity algorithm (with --ipsec)")
+    reg.add_argument("--ealg", choices=ENCRYPTION_ALGORITHMS,
+                     help="offer only this encryption algorithm (with --ipsec)")
 
 
 def config_from_args(args: argparse.Namespace, config: Config) -> UeConfig:
@@ -88,7 +103,8 @@ def config_from_args(args: argparse.Namespace, config: Config) -> UeConfig:
         amf=args.amf, sqn=int.from_bytes(args.sqn, "big"),
         pcscf=(socket.gethostbyname(host), port), transport=args.transport,
         local_host=args.local_host, expires=args.expires, password=args.password,
-        trust_network=args.trust_network,
+        trust_network=args.trust_network, ipsec=args.ipsec, ipsec_alg=args.alg,
+        ipsec_ealg=args.ealg,
     )
 
 
@@ -102,13 +118,29 @@ def run_ue(args: argparse.Namespace, config: Config) -> int:
     return asyncio.run(register_and_report(ue_config, args.deregister_after))
 
 
+def describe_plan(plan: XfrmPlan) -> list[str]:
+    """The negotiated SA set for the step log: ports, SPIs, algorithms (never the keys)."""
+    return [
+        f"IPsec: {plan.alg} / {plan.ealg}, ESP transport mode",
+        f"   UE {plan.ue_host} port_uc {plan.port_uc} (spi_uc {plan.spi_uc}) "
+        f"port_us {plan.port_us} (spi_us {plan.spi_us})",
+        f"   P-CSCF {plan.pcscf_host} port_pc {plan.port_pc} (spi_pc {plan.spi_pc}) "
+        f"port_ps {plan.port_ps} (spi_ps {plan.spi_ps})",
+    ]
+
+
 def _print(text: str) -> None:
     print(text, flush=True)
 
 
-async def register_and_report(config: UeConfig, deregister_after: float | None) -> int:
-    """Register (and optionally deregister) one UE, printing each step; the exit code."""
-    ue = UserEquipment(config, on_step=_print)
+async def register_and_report(config: UeConfig, deregister_after: float | None,
+                              xfrm: XfrmPort | None = None) -> int:
+    """Register (and optionally deregister) one UE, printing each step; the exit code.
+
+    ``xfrm`` is where the UE's SAs go with ``config.ipsec`` (default: the
+    kernel of the current network namespace).
+    """
+    ue = UserEquipment(config, on_step=_print, xfrm=xfrm)
     await ue.start()
     try:
         _print(f"UE {config.impi} at {ue.contact} -> P-CSCF {config.pcscf[0]}:{config.pcscf[1]}"
@@ -116,6 +148,9 @@ async def register_and_report(config: UeConfig, deregister_after: float | None) 
         result = await ue.register()
         if not isinstance(result, Registered):
             return 1
+        if ue.ipsec_plan is not None:
+            for line in describe_plan(ue.ipsec_plan):
+                _print(line)
         if deregister_after is None:
             _print("registered; the binding stays until it expires")
             return 0

@@ -19,18 +19,32 @@ response or timeout, answers in-dialog NOTIFYs (collected in
 Originating requests (:meth:`UserEquipment.send_request`) carry the
 Service-Route of the registration as preloaded Route (TS 24.229 §5.1.2A.1)
 and P-Preferred-Identity (§5.1.2A.1, RFC 3325).
+
+IPsec (``UeConfig.ipsec``, TS 33.203 §7, TS 24.229 §5.1.1.2): the UE also
+listens on a protected client port ``port_uc`` and a protected server port
+``port_us`` (UDP and TCP each); Via and Contact carry ``port_us``. The
+sec-agree logic is :class:`ims.ue.secagree.UeSecAgree`; this module adds its
+headers to every REGISTER, installs and removes the UE's SAs through the
+injected :class:`~ims.ipsec.xfrm.XfrmPort` (in the UE's own network
+namespace: :class:`~ims.ipsec.xfrm.NetlinkXfrm` acts where the process
+runs), and sends every request over the newest SA set, from ``port_uc`` to
+the P-CSCF's ``port_ps``. Requests from the P-CSCF arrive on ``port_us``
+and the stack answers them from there to their source.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Self
 
 from ims.auth.sqn import SqnArray
+from ims.ipsec.keys import XfrmPlan
+from ims.ipsec.xfrm import NetlinkXfrm, XfrmError, XfrmPort
 from ims.sip.events import Peer, Timeout
 from ims.sip.message import Request, Response, build_request, make_response
 from ims.sip.transaction import DEFAULT_TIMERS, Timers
@@ -45,10 +59,18 @@ from ims.ue.register import (
     Registered,
     RegistrationFailed,
     RegistrationFlow,
+    RegState,
     SendRegister,
     UeState,
     contact_value,
     via_value,
+)
+from ims.ue.secagree import (
+    InstallSas,
+    SaAction,
+    UeSecAgree,
+    UeSecAgreeError,
+    offered_pairs,
 )
 from ims.ue.subscribe import NotifyOutcome, RegSubscription, build_subscribe
 
@@ -94,6 +116,12 @@ class UeConfig:
     """``+sip.instance``; by default a UUID URN derived from the IMPI."""
     user_agent: str = "ims-ue/0.1"
     """User-Agent header."""
+    ipsec: bool = False
+    """Sec-agree with IPsec (TS 33.203 §7): Security-Client, own SAs, protected ports."""
+    ipsec_alg: str | None = None
+    """Offer only this integrity algorithm (None: hmac-sha-1-96 and hmac-md5-96)."""
+    ipsec_ealg: str | None = None
+    """Offer only this encryption algorithm (None: aes-cbc, des-ede3-cbc and null)."""
 
     def make_isim(self) -> Isim:
         """The ISIM with these keys and SQN_MS."""
@@ -158,9 +186,14 @@ class UserEquipment:
 
     def __init__(
         self, config: UeConfig, *, on_step: StepCallback | None = None,
-        timers: Timers = DEFAULT_TIMERS,
+        timers: Timers = DEFAULT_TIMERS, xfrm: XfrmPort | None = None,
     ) -> None:
         self.config = config
+        self.pairs = offered_pairs(config.ipsec_alg, config.ipsec_ealg) if config.ipsec else ()
+        self.xfrm: XfrmPort | None = xfrm if xfrm is not None or not config.ipsec \
+            else NetlinkXfrm()
+        self.sec: UeSecAgree | None = None
+        self.ports: tuple[int, ...] = ()
         self.isim = config.make_isim()
         self.ue = config.ue_state()
         self.on_step = on_step
@@ -170,22 +203,34 @@ class UserEquipment:
         self.requests: asyncio.Queue[Request] = asyncio.Queue()
         self.subscription: RegSubscription | None = None
         self._flow: RegistrationFlow | None = None
+        self._challenge: Response | None = None
         self._cseq = 0
 
     # -- life cycle -------------------------------------------------------------
-    def _new_stack(self, port: int) -> SipStack:
+    def _new_stack(self, port: int, *protected: int) -> SipStack:
         host = self.config.local_host
-        return SipStack(self, [ListenSpec("udp", host, port), ListenSpec("tcp", host, port)],
-                        timers=self.timers)
+        specs = [ListenSpec("udp", host, port), ListenSpec("tcp", host, port)]
+        specs += [ListenSpec(t, host, p, protected=True) for p in protected for t in ("udp", "tcp")]
+        return SipStack(self, specs, timers=self.timers)
+
+    def _free_ports(self, count: int) -> list[int]:
+        """``count`` distinct UDP ports free right now (probed by binding port 0)."""
+        family = socket.AF_INET6 if ":" in self.config.local_host else socket.AF_INET
+        probes = [socket.socket(family, socket.SOCK_DGRAM) for _ in range(count)]
+        try:
+            for probe in probes:
+                probe.bind((self.config.local_host, 0))
+            return [int(probe.getsockname()[1]) for probe in probes]
+        finally:
+            for probe in probes:
+                probe.close()
 
     async def _open_sockets(self) -> None:
-        """UDP and TCP on one port: a free UDP port is probed, then both are bound there."""
+        """UDP and TCP on one port each (ordinary, and with IPsec port_uc and port_us)."""
         for attempt in range(BIND_ATTEMPTS):
-            probe = SipStack(self, [ListenSpec("udp", self.config.local_host, 0)])
-            await probe.start()
-            port = probe.transport.local_address("udp")[1]
-            await probe.stop()
-            self.stack = self._new_stack(port)
+            self.ports = tuple(self._free_ports(3 if self.config.ipsec else 1))
+            self.stack = self._new_stack(*self.ports)
+            self.stack.transport.gate = self._gate
             try:
                 await self.stack.start()
             except OSError:
@@ -195,16 +240,25 @@ class UserEquipment:
             return
 
     async def start(self) -> None:
-        """Open the UE's UDP and TCP sockets (one port for both)."""
+        """Open the UE's sockets: UDP and TCP on one port (plus port_uc, port_us with IPsec)."""
         await self._open_sockets()
+        if self.config.ipsec:
+            self.sec = UeSecAgree(
+                ue_host=self.config.local_host, pcscf_host=self.config.pcscf[0],
+                port_uc=self.ports[1], port_us=self.ports[2], pairs=self.pairs,
+                owner=f"ue:{self.config.impi}")
         self._flow = RegistrationFlow(
             self.ue, self.isim, contact=self.contact, transport=self.config.transport,
             call_id=f"{secrets.token_hex(10)}@{self.config.local_host}", from_tag=_tag(),
         )
 
     async def stop(self) -> None:
-        """Close the sockets (no deregistration)."""
-        await self.stack.stop()
+        """Remove our SAs and close the sockets (no deregistration)."""
+        try:
+            if self.sec is not None:
+                self._apply(self.sec.close())
+        finally:
+            await self.stack.stop()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -216,8 +270,29 @@ class UserEquipment:
     # -- addresses -------------------------------------------------------------
     @property
     def local(self) -> tuple[str, int]:
-        """Our listening address for the configured transport."""
+        """Our Via/Contact address: port_us with IPsec (TS 24.229 §5.1.1.2), else the listener."""
+        if self.sec is not None:
+            return self.config.local_host, self.sec.port_us
         return self.stack.transport.local_address(self.config.transport)
+
+    def _gate(self, peer: Peer) -> bool:
+        """Admit on a protected port only the P-CSCF's flows of a live SA set (TS 33.203 §7.1).
+
+        Into port_uc from port_ps (responses), into port_us from port_pc
+        (requests); the kernel's policies enforce the same with real ESP.
+        """
+        sec = self.sec
+        if sec is None:
+            return False
+        flows = {(p.pcscf_host, p.port_ps, p.port_uc) for p in sec.live_plans} | {
+            (p.pcscf_host, p.port_pc, p.port_us) for p in sec.live_plans}
+        return (peer.host, peer.port, peer.local_port) in flows
+
+    @property
+    def ipsec_plan(self) -> XfrmPlan | None:
+        """The SA set requests go over now (None without IPsec or before the 401)."""
+        sa_set = self.sec.sending if self.sec is not None else None
+        return sa_set.plan if sa_set is not None else None
 
     @property
     def contact(self) -> str:
@@ -229,7 +304,11 @@ class UserEquipment:
 
     @property
     def pcscf(self) -> Peer:
-        """The P-CSCF as a transport peer."""
+        """The P-CSCF as a transport peer: port_uc -> port_ps over the SAs when there are some."""
+        plan = self.ipsec_plan
+        if plan is not None:
+            return Peer(self.config.transport, plan.pcscf_host, plan.port_ps,
+                        local_port=plan.port_uc)
         host, port = self.config.pcscf
         return Peer(self.config.transport, host, port)
 
@@ -282,10 +361,63 @@ class UserEquipment:
                     pending = action
             if pending is None:
                 return RegistrationFailed("the registration flow stopped without a result")
+            if self.sec is not None:
+                try:
+                    self._secure(pending.request, actions)
+                except (UeSecAgreeError, XfrmError, ValueError) as error:
+                    actions = self.flow.abort(f"sec-agree: {error}")
+                    continue
             result = await self.stack.send_request(pending.request, self.pcscf)
             actions = self._feed(result)
 
+    def _secure(self, req: Request, actions: list[FlowAction]) -> None:
+        """Sec-agree for one REGISTER (TS 24.229 §5.1.1.2, §5.1.1.5.1; TS 33.203 §7.1).
+
+        After a 401 the new SA set is installed first (the REGISTER goes over
+        it); a new transaction gets fresh SPIs. Then the headers are added.
+
+        Raises:
+            UeSecAgreeError: the 401's Security-Server is unusable.
+            XfrmError: the kernel refused the SAs.
+            ValueError: IK or CK not 128 bits.
+        """
+        assert self.sec is not None
+        answered = [a for a in actions if isinstance(a, ChallengeAnswered)]
+        outcome = answered[-1].answer.outcome if answered else None
+        if not answered:
+            self.sec.start_register()
+        elif outcome is not None and outcome.ck is not None and outcome.ik is not None \
+                and self._challenge is not None:
+            self._apply(self.sec.on_challenge(self._challenge, outcome.ik, outcome.ck))
+        for name, value in self.sec.headers():
+            req.add(name, value)
+
+    def _apply(self, actions: list[SaAction]) -> None:
+        """Carry out SA actions on the injected XfrmPort (TS 33.203 §7.1, §7.4)."""
+        for action in actions:
+            sa_set = action.sa_set
+            if self.xfrm is None:
+                continue
+            if isinstance(action, InstallSas):
+                plan = sa_set.plan
+                self._step(f"   SAs installed: port_uc {plan.port_uc} port_us {plan.port_us} "
+                           f"<-> port_pc {plan.port_pc} port_ps {plan.port_ps}, "
+                           f"spi_uc {plan.spi_uc} spi_us {plan.spi_us} spi_pc {plan.spi_pc} "
+                           f"spi_ps {plan.spi_ps}, {plan.alg}/{plan.ealg}")
+                self.xfrm.apply(sa_set.spec)
+            else:
+                self.xfrm.remove(sa_set.owner)
+                self._step(f"   SAs removed: spi_uc {sa_set.plan.spi_uc} "
+                           f"spi_us {sa_set.plan.spi_us}")
+
     def _feed(self, result: ClientResult) -> list[FlowAction]:
+        self._challenge = result if isinstance(result, Response) and result.status == 401 \
+            else None
+        if self.sec is not None and (not isinstance(result, Response) or (
+                result.status >= 200 and result.status != 401)):
+            status = result.status if isinstance(result, Response) else 408
+            deregistering = self.flow.state is RegState.DEREGISTERING
+            self._apply(self.sec.on_final(status, deregistering))
         if isinstance(result, Response):
             return self.flow.on_response(result)
         reason = "transaction timeout" if isinstance(result, Timeout) else str(result)

@@ -434,6 +434,12 @@ class RegistrationFlow:
             return []
         return self._fail(f"timeout: {reason}", None)
 
+    def abort(self, reason: str) -> list[FlowAction]:
+        """Give up the pending REGISTER (the glue cannot carry it out, e.g. no usable SAs)."""
+        if self.state not in _WAITING:
+            return []
+        return self._fail(reason, None)
+
     # -- internals -------------------------------------------------------------
     def _start(self, expires: int) -> None:
         self._expires, self._challenges, self._mac_failure = expires, 0, False
