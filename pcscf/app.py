@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ims.ipsec.xfrm import NetlinkXfrm
@@ -108,6 +108,11 @@ def settings_of(config: Config) -> PcscfSettings:
                          section.visited_network_id, f"sip:{section.name}:{section.port}")
 
 
+def preference_of(pairs: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``["hmac-sha-1-96/aes-cbc", ...]`` as (alg, ealg) pairs (validated by the config)."""
+    return tuple((alg, ealg) for alg, _, ealg in (pair.partition("/") for pair in pairs))
+
+
 def protected_specs(config: Config) -> list[ListenSpec]:
     """Listeners on the protected port pools (TS 33.203 §7.1), both transports."""
     section = config.pcscf
@@ -126,7 +131,8 @@ def build(config: Config) -> PcscfApp:
     section = config.pcscf
     status = probe(section.ipsec, NetlinkXfrm)
     resources = SecAgreeResources(section.host, ProtectedPortPool(
-        section.ipsec_port_s, section.ipsec_port_c, section.ipsec_pool_size))
+        section.ipsec_port_s, section.ipsec_port_c, section.ipsec_pool_size),
+        preference=preference_of(section.ipsec_algorithms))
     sec_agree = select_sec_agree(status, resources, NetlinkXfrm, section.esp_keys_file)
     service = PcscfService(settings_of(config), sec_agree,
                            resolver=StaticResolver(resolver_table(config)),

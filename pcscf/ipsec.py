@@ -151,7 +151,7 @@ class NoIpsec(SecAgreeUnavailable):
 class _Counters:
     values: dict[str, int] = field(default_factory=lambda: dict.fromkeys((
         "ipsec_sets_installed", "ipsec_sets_removed", "ipsec_install_failures",
-        "ipsec_verify_failures", "ipsec_pool_exhausted", "ipsec_unprotected_dropped"), 0))
+        "ipsec_verify_failures", "ipsec_pool_exhausted"), 0))
 
 
 class IpsecSecAgree:
@@ -258,17 +258,15 @@ class IpsecSecAgree:
 
         Anything else arriving on a protected port was not carried by an SA of
         that flow (the kernel drops unprotected packets matching a selector;
-        this catches the other ports) and is dropped and counted.
+        this catches the other ports) and is dropped; the transport counts it
+        (``dropped_unprotected``).
         """
         session = self.sessions.get(peer.host)
         plan = session.plan_on_port(peer.local_port) \
             if session is not None and peer.local_port is not None else None
         arrival = sa.classify_arrival(plan, peer.host, peer.port, peer.local_port or 0,
                                       self.res.protected_ports)
-        if arrival in (sa.Arrival.REQUEST_ON_PORT_S, sa.Arrival.RESPONSE_ON_PORT_C):
-            return True
-        self.counters["ipsec_unprotected_dropped"] += 1
-        return False
+        return arrival in (sa.Arrival.REQUEST_ON_PORT_S, sa.Arrival.RESPONSE_ON_PORT_C)
 
     def toward_ue(self, req: Request, peer: Peer) -> Peer:
         """A request to a UE with an active SA set leaves from our port-c to its port-s.

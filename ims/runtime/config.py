@@ -80,6 +80,11 @@ Seconds = Annotated[int, _Range(1, 86400)]
 Name = Annotated[str, _non_empty]
 Transport = Literal["udp", "tcp"]
 IpsecMode = Literal["off", "optional", "required"]
+#: TS 33.203 Annex H ``alg/ealg`` pairs, for ``[pcscf] ipsec_algorithms``.
+IpsecPair = Literal[
+    "hmac-sha-1-96/aes-cbc", "hmac-md5-96/aes-cbc", "hmac-sha-1-96/des-ede3-cbc",
+    "hmac-md5-96/des-ede3-cbc", "hmac-sha-1-96/null", "hmac-md5-96/null",
+]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -157,8 +162,13 @@ class PcscfConfig(SipFunctionConfig):
     """First port of the protected server port pool (port-s)."""
     ipsec_port_c: Port
     """First port of the protected client port pool (port-c)."""
-    ipsec_pool_size: Annotated[int, _Range(1, 10000)]
-    """Number of ports in each protected pool."""
+    ipsec_pool_size: Annotated[int, _Range(2, 10000)]
+    """Number of ports in each protected pool. Pairs are taken per UE address
+    (the lowest index that UE does not hold), and a UE holds at most two SA
+    sets (the current one and the one of a re-authentication), so 2 is enough."""
+    ipsec_algorithms: Annotated[tuple[IpsecPair, ...], _non_empty]
+    """``alg/ealg`` pairs in order of preference: the first one the UE offers is
+    chosen (TS 33.203 §7.2; handsets offer all six)."""
     esp_keys_file: str
     """When set, each UE's ESP keys are written there in Wireshark's ``esp_sa``
     format (decrypting captures); "" writes nothing."""

@@ -279,7 +279,6 @@ def test_gate_admits_only_the_flows_of_a_live_set() -> None:
     assert not sec.accepts(Peer("udp", UE.host, 40000, None, 5100))
     assert not sec.accepts(Peer("udp", "10.45.0.9", 51000, None, 5100))  # another address
     assert not sec.accepts(Peer("udp", UE.host, 51000, None, 5101))  # a pool port of no set
-    assert sec.counters["ipsec_unprotected_dropped"] == 5
 
 
 def notify() -> Request:

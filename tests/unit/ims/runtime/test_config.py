@@ -155,9 +155,18 @@ def test_port_clash_between_functions() -> None:
 
 
 def test_clash_with_ipsec_pool() -> None:
-    message = error_of("[scscf]\nport = 5150\n")
-    assert message == ("lab.toml: pcscf.ipsec_port_s: 127.0.0.1:5100-5199/udp clashes with "
-                       "scscf.port (127.0.0.1:5150/udp)")
+    message = error_of("[scscf]\nport = 5101\n")
+    assert message == ("lab.toml: pcscf.ipsec_port_s: 127.0.0.1:5100-5101/udp clashes with "
+                       "scscf.port (127.0.0.1:5101/udp)")
+
+
+def test_ipsec_algorithms_are_validated_and_ordered() -> None:
+    config = load_config_text('[pcscf]\nipsec_algorithms = ["hmac-md5-96/null", '
+                              '"hmac-sha-1-96/aes-cbc"]\n')
+    assert config.pcscf.ipsec_algorithms == ("hmac-md5-96/null", "hmac-sha-1-96/aes-cbc")
+    assert "pcscf.ipsec_algorithms" in error_of('[pcscf]\nipsec_algorithms = ["hmac-sha-256/null"]\n')
+    assert "pcscf.ipsec_algorithms" in error_of("[pcscf]\nipsec_algorithms = []\n")
+    assert "pcscf.ipsec_pool_size" in error_of("[pcscf]\nipsec_pool_size = 1\n")
 
 
 def test_no_clash_on_other_host() -> None:
