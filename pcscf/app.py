@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ims.ipsec.xfrm import NetlinkXfrm
+from ims.ipsec.xfrm import NetlinkXfrm, XfrmPort
 from ims.runtime.config import Config
 from ims.runtime.main import EXIT_FAILURE, run
 from ims.runtime.proxy_service import StaticResolver
@@ -122,18 +122,21 @@ def protected_specs(config: Config) -> list[ListenSpec]:
             for transport in ("udp", "tcp")]
 
 
-def build(config: Config) -> PcscfApp:
+def build(config: Config, xfrm: Callable[[], XfrmPort] = NetlinkXfrm) -> PcscfApp:
     """Wire the P-CSCF from ``config`` (nothing is bound until ``start``).
+
+    ``xfrm`` opens the kernel's XFRM database (tests on a kernel without ESP
+    pass :class:`~ims.ipsec.xfrm.FakeXfrm` to exercise the flows).
 
     Raises:
         IpsecUnavailable: ``ipsec = "required"`` on a kernel without ESP.
     """
     section = config.pcscf
-    status = probe(section.ipsec, NetlinkXfrm)
+    status = probe(section.ipsec, xfrm)
     resources = SecAgreeResources(section.host, ProtectedPortPool(
         section.ipsec_port_s, section.ipsec_port_c, section.ipsec_pool_size),
         preference=preference_of(section.ipsec_algorithms))
-    sec_agree = select_sec_agree(status, resources, NetlinkXfrm, section.esp_keys_file)
+    sec_agree = select_sec_agree(status, resources, xfrm, section.esp_keys_file)
     service = PcscfService(settings_of(config), sec_agree,
                            resolver=StaticResolver(resolver_table(config)),
                            aliases=(section.name,))
