@@ -211,7 +211,12 @@ class IpsecSecAgree:
 
     def challenge(self, req: Request, source: Peer, keys: Sequence[Challenge],
                   resp: Response | None = None) -> None:
-        """Install the new SA set and add Security-Server to the 401 (before it leaves)."""
+        """Install the new SA set and add Security-Server to the 401 (before it leaves).
+
+        When the set cannot be had (no port pair or SPI left, the kernel
+        refused it, unusable IK/CK) the 401 becomes a 503: the UE asked for
+        sec-agree and cannot send its protected REGISTER without SAs.
+        """
         session = self.sessions.get(source.host)
         if session is None or session.offer is None or resp is None:
             return
@@ -223,11 +228,15 @@ class IpsecSecAgree:
         except sa.PoolExhausted as exc:
             self.counters["ipsec_pool_exhausted"] += 1
             logger.error("no SA set for %s: %s", source.host, exc)
+            _unavailable(resp, "no IPsec SA set left")
             return
         except (AkaKeyError, ValueError) as exc:
             logger.warning("401 for %s has unusable IK/CK: %s", source.host, exc)
+            _unavailable(resp, "IPsec keys unusable")
             return
-        if self._run(actions) and server is not None:
+        if not self._run(actions):
+            _unavailable(resp, "IPsec SAs could not be installed")
+        elif server is not None:
             sa.add_security_server(resp, [server])
 
     def final(self, req: Request, resp: Response, source: Peer) -> None:
@@ -368,6 +377,14 @@ class IpsecSecAgree:
             self.keys_file.write(self.installed.values())
         except OSError as exc:
             logger.error("ESP keys file %s not written: %s", self.keys_file.path, exc)
+
+
+def _unavailable(resp: Response, why: str) -> None:
+    """Turn the 401 on its way to the UE into a 503 saying why (RFC 3261 §21.5.4)."""
+    resp.status = 503
+    resp.reason = f"Service Unavailable - {why}"
+    resp.remove("www-authenticate")
+    resp.set("Retry-After", "60")
 
 
 def _forward(req: Request, protected: bool) -> None:

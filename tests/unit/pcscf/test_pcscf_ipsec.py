@@ -180,14 +180,30 @@ def test_failed_auth_and_unconfirmed_sets_go() -> None:
     assert fake.applied == {} and sec.sessions == {}
 
 
-def test_install_failure_leaves_no_security_server() -> None:
+def test_install_failure_turns_the_401_into_a_503() -> None:
     class Broken(FakeXfrm):
         def apply(self, plan: XfrmSpec) -> None:
             raise XfrmError("add SA", 93)
     sec = adapter(Broken())
     _, resp = challenged(sec)
-    assert not resp.has("security-server")
+    assert (resp.status, resp.reason) == (503, "Service Unavailable - IPsec SAs could not be installed")
+    assert not resp.has("security-server") and not resp.has("www-authenticate")
+    assert resp.get("retry-after") == "60"
     assert sec.counters["ipsec_install_failures"] == 1
+
+
+def test_pool_exhausted_turns_the_401_into_a_503() -> None:
+    sec = ipsec.IpsecSecAgree(SecAgreeResources(PCSCF, ProtectedPortPool(5100, 6100, 1)),
+                              FakeXfrm(), clock=Clock())
+    first = registered(sec)
+    assert first.status == 401
+    req = register(extra=(SEC_CLIENT, f"Security-Verify: {first.get('security-server')}",
+                          "Require: sec-agree"))
+    assert sec.check_register(req, Peer("udp", UE.host, 51000, None, 5100)) is None
+    resp = challenge(ik="0f" * 16)  # new keys: a second set, but the pool has one pair
+    sec.challenge(req, UE, remove_challenge_keys(resp), resp)
+    assert (resp.status, resp.reason) == (503, "Service Unavailable - no IPsec SA set left")
+    assert sec.counters["ipsec_pool_exhausted"] == 1
 
 
 def test_start_cleans_our_marker_and_status_lists_sas() -> None:
