@@ -130,6 +130,13 @@ def _details(entry: dict[str, Any]) -> list[str]:
     if peers is not None:
         shown = ", ".join(f"{peer.get('host')} ({peer.get('state')})" for peer in peers)
         lines.append(f"    diameter peers: {shown or 'none'}")
+    ipsec = entry.get("ipsec")
+    if isinstance(ipsec, dict):  # the P-CSCF (TS 33.203)
+        esp = {True: "available", False: "missing"}.get(ipsec.get("kernel_esp"), "not probed")
+        lines.append(f"    ipsec: {ipsec.get('mode')}, kernel ESP {esp}, "
+                     f"{len(ipsec.get('ues') or [])} UE(s), {ipsec.get('sa_count', 0)} SAs"
+                     + ("" if ipsec.get("kernel_esp") or ipsec.get("mode") == "off"
+                        else f" ({ipsec.get('reason')})"))
     for key in ("counters", "gauges"):
         values = entry.get(key) or {}
         shown = " ".join(f"{name}={value}" for name, value in sorted(values.items()) if value)

@@ -31,6 +31,18 @@ def test_render_up_and_down() -> None:
     ]
 
 
+def test_render_pcscf_ipsec_line() -> None:
+    pcscf = {"name": "pcscf", "up": True, "pid": 11, "uptime_s": 5, "listening": [],
+             "ipsec": {"mode": "required", "kernel_esp": True, "reason": "ok", "sa_count": 8,
+                       "ues": [{"ue": "10.0.0.1", "sas": []}, {"ue": "10.0.0.2", "sas": []}]}}
+    assert render_status([pcscf]).splitlines()[2] == \
+        "    ipsec: required, kernel ESP available, 2 UE(s), 8 SAs"
+    pcscf["ipsec"] = {"mode": "optional", "kernel_esp": False, "reason": "no esp4",
+                      "sa_count": 0, "ues": []}
+    assert render_status([pcscf]).splitlines()[2] == \
+        "    ipsec: optional, kernel ESP missing, 0 UE(s), 0 SAs (no esp4)"
+
+
 def test_run_and_status_take_the_shared_flags() -> None:
     args = build_parser().parse_args(["status", "--json", "--config", "x.toml"])
     assert (args.command, args.json, args.config, args.log_level) == ("status", True, "x.toml", None)
