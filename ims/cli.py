@@ -132,10 +132,11 @@ def _details(entry: dict[str, Any]) -> list[str]:
         lines.append(f"    diameter peers: {shown or 'none'}")
     ipsec = entry.get("ipsec")
     if isinstance(ipsec, dict):  # the P-CSCF (TS 33.203)
-        esp = {True: "available", False: "missing"}.get(ipsec.get("kernel_esp"), "not probed")
+        kernel_esp = ipsec.get("kernel_esp")
+        esp = "not probed" if kernel_esp is None else "available" if kernel_esp else "missing"
         lines.append(f"    ipsec: {ipsec.get('mode')}, kernel ESP {esp}, "
                      f"{len(ipsec.get('ues') or [])} UE(s), {ipsec.get('sa_count', 0)} SAs"
-                     + ("" if ipsec.get("kernel_esp") or ipsec.get("mode") == "off"
+                     + ("" if kernel_esp or ipsec.get("mode") == "off"
                         else f" ({ipsec.get('reason')})"))
     for key in ("counters", "gauges"):
         values = entry.get(key) or {}
