@@ -13,14 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Hashable
 from typing import Any
 
-from ims.runtime.proxy_service import MaybeAwaitable, ProxyService
+from ims.runtime.proxy_service import Arrival, ProxyService
 from ims.sip.errors import SipError
 from ims.sip.events import Peer
 from ims.sip.message import Request, Response
-from ims.sip.proxy_core import Decision, ProxyAction, Respond
+from ims.sip.proxy_core import Decision
 from ims.sip.uri import SipUri, parse_uri
 from ims.transport.stack import ServerTransactionHandle
 
@@ -70,14 +69,15 @@ class PcscfService(ProxyService):
         self._sweeper = asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)
 
     # -- requests -------------------------------------------------------------------
-    def _decide(self, key: Hashable, req: Request) -> MaybeAwaitable[Decision]:
-        source = key.peer if isinstance(key, ServerTransactionHandle) else None
+    def route(self, req: Request, arrival: Arrival) -> Decision:
+        """REGISTER toward the home network; other requests by the registration cache."""
+        source = arrival.source
         if req.method == "REGISTER" and source is not None:
             return self._register(req, source)
         decision = router.route_request(
-            req, source, self.core.popped_routes(key), cache=self.cache,
-            now=self._now(), for_self=self.core.is_for_self(key))
-        if decision is None and self.core.is_for_self(key):
+            req, source, arrival.popped_routes, cache=self.cache,
+            now=self._now(), for_self=arrival.for_self)
+        if decision is None and arrival.for_self:
             return self._local(req)
         if isinstance(decision, Response) and decision.status == 403:
             self.counters["rejected_unregistered"] += 1
@@ -105,26 +105,16 @@ class PcscfService(ProxyService):
         return resp
 
     # -- responses ------------------------------------------------------------------
-    def _perform(self, actions: list[ProxyAction], relayed: bool = False) -> None:
-        finals: list[tuple[ServerTransactionHandle, Response]] = []
-        if relayed:
-            for action in actions:
-                if isinstance(action, Respond) and isinstance(action.key, ServerTransactionHandle):
-                    if self._relaying(action.key, action.response):
-                        finals.append((action.key, action.response))
-        super()._perform(actions, relayed)
-        for txn, resp in finals:  # after the response left (TS 33.203 §7.4)
+    def relayed(self, txn: ServerTransactionHandle, resp: Response) -> None:
+        """A final response to a REGISTER has left: sec-agree acts now (TS 33.203 §7.4)."""
+        if txn.request.method == "REGISTER" and resp.status >= 200:
             self.sec_agree.final(txn.request, resp, txn.peer)
 
-    def _relaying(self, txn: ServerTransactionHandle, resp: Response) -> bool:
-        """Look at a response on its way to the UE (TS 24.229 §5.2.2.1).
-
-        Returns:
-            True for a final response to a REGISTER (sec-agree sees it once it left).
-        """
+    def relaying(self, txn: ServerTransactionHandle, resp: Response) -> None:
+        """Look at a response on its way to the UE (TS 24.229 §5.2.2.1)."""
         req = txn.request
         if req.method != "REGISTER":
-            return False
+            return
         try:
             if resp.status == 401:
                 keys = router.strip_challenge_keys(resp)
@@ -135,7 +125,6 @@ class PcscfService(ProxyService):
                 self._registered(req, resp, txn.peer)
         except SipError as err:
             logger.warning("REGISTER response not understood: %s", err.reason)
-        return resp.status >= 200
 
     def _registered(self, req: Request, resp: Response, ue: Peer) -> None:
         known = self.cache.for_ue(ue, self._now()) is not None

@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ims.diameter.client import ClientSettings, CxClient, DiameterClient, serve_cx
 from ims.runtime.config import Config
 from ims.runtime.main import run
-from ims.runtime.proxy_service import MaybeAwaitable, ProxyService, StaticResolver
+from ims.runtime.proxy_service import Arrival, MaybeAwaitable, ProxyService, StaticResolver
 from ims.runtime.sip_app import SipFunctionApp, listen_specs, resolver_table
 from ims.sip.events import Peer
 from ims.sip.message import Request, Response
@@ -60,13 +60,12 @@ class ScscfProxy(ProxyService):
 
     registrar: RegistrarService | None = None
 
-    def _decide(self, key: Hashable, req: Request) -> MaybeAwaitable[Decision]:
+    def route(self, req: Request, arrival: Arrival) -> MaybeAwaitable[Decision]:
         if self.registrar is not None:
-            originating = is_originating(self.core.popped_routes(key))
-            decision = self.registrar.route(req, originating)
+            decision = self.registrar.route(req, is_originating(arrival.popped_routes))
             if decision is not None:
                 return decision
-        return super()._decide(key, req)
+        return super().route(req, arrival)
 
 
 class ScscfApp:

@@ -21,6 +21,8 @@ passed in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ims.sip.errors import SipParseError
 from ims.sip.headers.nameaddr import parse_name_addr
 from ims.sip.message import Request
@@ -32,7 +34,7 @@ from scscf.bindings import Binding, Registration, RegState
 _NOT_ROUTED = frozenset({"ACK", "CANCEL", "REGISTER"})
 
 
-def is_originating(popped_routes: list[str]) -> bool:
+def is_originating(popped_routes: Sequence[str]) -> bool:
     """True when one of our Route values removed by §16.4 carries ``orig`` (§5.4.3.2)."""
     for value in popped_routes:
         try:

@@ -11,6 +11,12 @@ be a plain function or a coroutine function. Next hops are resolved by a
 :class:`Resolver` (static: IP literals and a name table, then the system
 resolver; RFC 3263 NAPTR/SRV can replace it).
 
+A CSCF that needs more than the request subclasses and overrides the
+public extension points: :meth:`ProxyService.route` (the request with its
+:class:`Arrival`: source, our popped Route values, addressed to us),
+:meth:`ProxyService.relaying` / :meth:`ProxyService.relayed` (a response on
+its way upstream, before and after it left), and ``outbound_hook``.
+
 Run alone for tests and benchmarks (a record-routing proxy that routes by
 Route and Request-URI)::
 
@@ -30,6 +36,7 @@ import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Protocol, TypeAlias, TypeVar
 
@@ -73,6 +80,18 @@ COUNTER_NAMES = (
     "stray_responses_relayed", "responses_local", "loops_482", "too_many_hops_483",
     "cancels_relayed", "timer_c_fired", "resolve_failures",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """What the proxy knows of a request it routes, besides the request itself."""
+
+    source: Peer | None
+    """Where it came from (None for a 2xx ACK, routed outside any transaction)."""
+    popped_routes: tuple[str, ...]
+    """Our Route values removed before routing (§16.4), e.g. a Path or ``;orig``."""
+    for_self: bool
+    """The request is addressed to this proxy as a UAS."""
 
 
 class ResolveError(SipError):
@@ -257,12 +276,35 @@ class ProxyService:
             self.counters["responses_relayed"] += 1
         else:
             self._count_local(resp)
+        if relayed:
+            self.relaying(txn, resp)
         try:
             self.stack.send_response(txn, resp)
         except TransactionStateError as err:
             # A further 2xx after the final one, once the transaction is gone.
             for_message(logger, resp).info("%d not sent on its transaction: %s",
                                            resp.status, err.reason)
+            return
+        if relayed:
+            self.relayed(txn, resp)
+
+    # -- extension points (override in a CSCF) ----------------------------------------
+    def route(self, req: Request, arrival: Arrival) -> MaybeAwaitable[Decision]:
+        """Where ``req`` goes: a target, several, a response, or None (the default).
+
+        The default asks ``route_hook``, then ``local_handler`` for a request
+        addressed to us.
+        """
+        decision = self.route_hook(req) if self.route_hook is not None else None
+        if decision is None and self.local_handler is not None and arrival.for_self:
+            return self.local_handler(req)
+        return decision
+
+    def relaying(self, txn: ServerTransactionHandle, resp: Response) -> None:
+        """A response from downstream is about to leave on ``txn`` (may still change it)."""
+
+    def relayed(self, txn: ServerTransactionHandle, resp: Response) -> None:
+        """A response from downstream has left on ``txn``."""
 
     def _count_local(self, resp: Response) -> None:
         self.counters["responses_local"] += 1
@@ -286,10 +328,9 @@ class ProxyService:
         self._perform(self.core.route(key, decision, self._now()))
 
     def _decide(self, key: Hashable, req: Request) -> MaybeAwaitable[Decision]:
-        decision = self.route_hook(req) if self.route_hook is not None else None
-        if decision is None and self.local_handler is not None and self.core.is_for_self(key):
-            return self.local_handler(req)
-        return decision
+        source = key.peer if isinstance(key, ServerTransactionHandle) else None
+        return self.route(req, Arrival(source, tuple(self.core.popped_routes(key)),
+                                       self.core.is_for_self(key)))
 
     async def _route_later(self, key: Hashable, req: Request, pending: Awaitable[Decision]) -> None:
         try:
