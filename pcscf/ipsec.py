@@ -45,6 +45,7 @@ from ims.sip.headers.option import contact_expiry, requires
 from ims.sip.message import Request, Response, make_response
 from ims.transport.rules import bare_host, rewrite_top_via
 
+from . import flows
 from . import secagree as sa
 from .ipsec_ops import EspKeysFile, sa_rows
 from .router import SEC_AGREE, SecAgreeUnavailable
@@ -273,9 +274,9 @@ class IpsecSecAgree:
         session = self.sessions.get(peer.host)
         plan = session.plan_on_port(peer.local_port) \
             if session is not None and peer.local_port is not None else None
-        arrival = sa.classify_arrival(plan, peer.host, peer.port, peer.local_port or 0,
+        arrival = flows.classify_arrival(plan, peer.host, peer.port, peer.local_port or 0,
                                       self.res.protected_ports)
-        return arrival in (sa.Arrival.REQUEST_ON_PORT_S, sa.Arrival.RESPONSE_ON_PORT_C)
+        return arrival in (flows.Arrival.REQUEST_ON_PORT_S, flows.Arrival.RESPONSE_ON_PORT_C)
 
     def toward_ue(self, req: Request, peer: Peer) -> Peer:
         """A request to a UE with an active SA set leaves from our port-c to its port-s.
@@ -290,7 +291,7 @@ class IpsecSecAgree:
         plan = session.active if session is not None else None
         if plan is None:
             return peer
-        route = sa.request_route(plan, 0, peer.transport)
+        route = flows.request_route(plan, peer.transport)
         try:
             via = req.top_via
             rewrite_top_via(req, route.transport, bare_host(via.host), route.local_port)

@@ -32,15 +32,13 @@ SPIs and the ownership marker
     policy of a plan carries its reqid, so start-up cleanup touches only
     reqids for which :func:`is_our_reqid` holds.
 
-Flow rules (TS 33.203 §7.1; TS 24.229 §5.2; RFC 3261 §18): :func:`request_route`,
-:func:`response_route`, :func:`classify_arrival`, :func:`needs_tcp`.
+Flow rules on the protected ports (TS 33.203 §7.1): :mod:`pcscf.flows`.
 
 Per-UE state (TS 33.203 §7.4): :class:`SecAgreeSession`.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -76,8 +74,6 @@ SPI_LAST = 0x7FFFFFFF
 REQID_BASE = 0x494D0000
 REQID_SLOTS = 0x4000
 SAS_PER_PLAN = 4
-#: RFC 3261 §18.1.1: a request larger than this (path MTU unknown) goes over TCP.
-UDP_SIZE_LIMIT = 1300
 #: Security-Server q-value (RFC 3329 §2.2); a single mechanism, so it only informs.
 SERVER_Q = 0.1
 
@@ -403,73 +399,6 @@ def mark_integrity_protected(req: Request, protected: bool) -> None:
     for cred in creds:
         cred.integrity_protected = value
         req.add("Authorization", str(cred))
-
-
-# -- flow rules (TS 33.203 §7.1; TS 24.229 §5.2; RFC 3261 §18) -----------------
-@dataclass(frozen=True, slots=True)
-class Route:
-    """Where a message to the UE leaves from and goes to."""
-
-    local_port: int
-    remote_host: str
-    remote_port: int
-    transport: str
-
-
-def needs_tcp(size: int, path_mtu: int | None = None) -> bool:
-    """RFC 3261 §18.1.1: a request within 200 bytes of the path MTU, or over 1300 bytes."""
-    return size > (UDP_SIZE_LIMIT if path_mtu is None else path_mtu - 200)
-
-
-def request_route(plan: XfrmPlan, size: int, ue_transport: str = "udp",
-                  path_mtu: int | None = None) -> Route:
-    """A request to the UE: P-CSCF port-c to UE port-s (TS 33.203 §7.1).
-
-    NOTIFY, OPTIONS, terminating and in-dialog requests alike. TCP when the
-    UE registered over TCP or the request is large (RFC 3261 §18.1.1); the
-    SA selector covers both transports.
-    """
-    tcp = ue_transport == "tcp" or needs_tcp(size, path_mtu)
-    return Route(plan.port_pc, plan.ue_host, plan.port_us, "tcp" if tcp else "udp")
-
-
-def response_route(plan: XfrmPlan, transport: str) -> Route:
-    """A response to a request that came over the SA into port-s: back to the UE's port-c.
-
-    TS 33.203 §7.1; the transport is the request's (RFC 3261 §18.2.2).
-    """
-    return Route(plan.port_ps, plan.ue_host, plan.port_uc, transport)
-
-
-class Arrival(enum.Enum):
-    """How a message reached the P-CSCF (TS 33.203 §7.1)."""
-
-    UNPROTECTED = "unprotected"
-    """On an ordinary port: only an initial or unprotected REGISTER is served."""
-    REQUEST_ON_PORT_S = "request-on-port-s"
-    """From the UE's port-c into our port-s: a protected request."""
-    RESPONSE_ON_PORT_C = "response-on-port-c"
-    """From the UE's port-s into our port-c: a response to our request."""
-    STRAY = "stray"
-    """On a protected port but not from this plan's UE ports: drop and count."""
-
-
-def classify_arrival(plan: XfrmPlan | None, src_host: str, src_port: int,
-                     local_port: int, protected_ports: frozenset[int]) -> Arrival:
-    """Classify a message by its source and the local port it arrived on.
-
-    ``protected_ports`` are all pool ports; ``plan`` is the SA set of the UE
-    at ``src_host`` whose port-s or port-c equals ``local_port`` (None if none).
-    """
-    if local_port not in protected_ports:
-        return Arrival.UNPROTECTED
-    if plan is None or src_host != plan.ue_host:
-        return Arrival.STRAY
-    if (local_port, src_port) == (plan.port_ps, plan.port_uc):
-        return Arrival.REQUEST_ON_PORT_S
-    if (local_port, src_port) == (plan.port_pc, plan.port_us):
-        return Arrival.RESPONSE_ON_PORT_C
-    return Arrival.STRAY
 
 
 # -- per-UE state (TS 33.203 §7.4) ---------------------------------------------

@@ -11,10 +11,10 @@ from ims.ipsec import keys as ipsec_keys
 from ims.sip.headers.auth import credentials, parse_challenge
 from ims.sip.headers.security import parse_security_mechanism, parse_security_mechanisms
 from ims.sip.message import Response
+from pcscf.flows import Arrival, classify_arrival, request_route
 from pcscf.secagree import (
     DEFAULT_PREFERENCE,
     REQID_BASE,
-    Arrival,
     Direction,
     InstallPlan,
     Offer,
@@ -31,15 +31,11 @@ from pcscf.secagree import (
     build_security_server,
     check_security_verify,
     choose_offer,
-    classify_arrival,
     is_our_reqid,
     mark_integrity_protected,
-    needs_tcp,
     offer_from_mechanism,
     parse_offers,
     read_security_client,
-    request_route,
-    response_route,
     strip_sec_agree,
 )
 
@@ -320,21 +316,13 @@ def test_integrity_protected_marking() -> None:
     assert not req.has("authorization")
 
 
-# -- flow rules ------------------------------------------------------------------
+# -- flow rules (pcscf/flows.py) -----------------------------------------------------
 def test_request_route_port_c_to_ue_port_s() -> None:
     plan = make_plan()
-    r = request_route(plan, 1300)
+    r = request_route(plan)
     assert (r.local_port, r.remote_host, r.remote_port, r.transport) == (
         6100, UE_HOST, 51001, "udp")
-    assert request_route(plan, 1301).transport == "tcp"
-    assert request_route(plan, 200, ue_transport="tcp").transport == "tcp"
-    assert needs_tcp(1201, path_mtu=1400) and not needs_tcp(1200, path_mtu=1400)
-
-
-def test_response_route_port_s_to_ue_port_c() -> None:
-    r = response_route(make_plan(), "tcp")
-    assert (r.local_port, r.remote_host, r.remote_port, r.transport) == (
-        5100, UE_HOST, 51000, "tcp")
+    assert request_route(plan, ue_transport="tcp").transport == "tcp"
 
 
 def test_classify_arrival() -> None:
