@@ -16,7 +16,7 @@ algorithm           ESP key                                    bits
 
 The DES parity bits are left as they come (the kernel ignores them). The
 kernel names (``ip xfrm`` / netlink ``XFRMA_ALG_AUTH_TRUNC`` and
-``XFRMA_ALG_CRYPT``) are given here too, so :mod:`ims.ipsec.xfrm` maps nothing.
+``XFRMA_ALG_CRYPT``) come from :mod:`ims.ipsec.sa`.
 
 :class:`XfrmPlan` (re-exported by :mod:`pcscf.secagree`, which builds it) is
 the whole contract with the kernel side :mod:`ims.ipsec.xfrm`. Pure: no I/O.
@@ -28,19 +28,9 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ims.ipsec.sa import AUTH_ALGORITHMS, ENC_ALGORITHMS
 from ims.sip.headers.auth import Challenge
 
-#: TS 33.203 Annex H ``alg`` values mapped to (kernel name, truncation bits).
-_INTEGRITY: dict[str, tuple[str, int]] = {
-    "hmac-md5-96": ("hmac(md5)", 96),
-    "hmac-sha-1-96": ("hmac(sha1)", 96),
-}
-#: TS 33.203 Annex H ``ealg`` values mapped to kernel names.
-_ENCRYPTION: dict[str, str] = {
-    "null": "ecb(cipher_null)",
-    "aes-cbc": "cbc(aes)",
-    "des-ede3-cbc": "cbc(des3_ede)",
-}
 AKA_KEY_BYTES = 16
 
 
@@ -130,11 +120,11 @@ def esp_algorithms(alg: str, ealg: str, ik: bytes, ck: bytes) -> EspAlgorithms:
     Raises:
         ValueError: unknown algorithm or a key not 128 bits.
     """
-    if alg not in _INTEGRITY or ealg not in _ENCRYPTION:
+    if alg not in AUTH_ALGORITHMS or ealg not in ENC_ALGORITHMS:
         raise ValueError(f"Unknown algorithms {alg!r}/{ealg!r}")
-    auth_name, trunc = _INTEGRITY[alg]
+    auth_name, trunc = AUTH_ALGORITHMS[alg]
     return EspAlgorithms(auth_name, trunc, integrity_key(alg, ik),
-                         _ENCRYPTION[ealg], encryption_key(ealg, ck))
+                         ENC_ALGORITHMS[ealg], encryption_key(ealg, ck))
 
 
 def _check_len(key: bytes, what: str) -> None:

@@ -18,12 +18,25 @@ from collections.abc import Iterator
 
 import pytest
 
-from ims.ipsec.xfrm import (
+from ims.ipsec.netlink import (
     XFRM_INF,
     XFRM_MSG_DELPOLICY,
     XFRM_MSG_DELSA,
     XFRM_MSG_NEWPOLICY,
     XFRM_MSG_NEWSA,
+    build_delpolicy,
+    build_delsa,
+    build_newpolicy,
+    build_newsa,
+    encode,
+    sa_state,
+    xfrm_user_tmpl,
+    xfrm_userpolicy_id,
+    xfrm_userpolicy_info,
+    xfrm_usersa_id,
+    xfrm_usersa_info,
+)
+from ims.ipsec.xfrm import (
     Direction,
     FakeXfrm,
     NetlinkXfrm,
@@ -32,18 +45,7 @@ from ims.ipsec.xfrm import (
     SaSpec,
     XfrmError,
     XfrmSpec,
-    build_delpolicy,
-    build_delsa,
-    build_newpolicy,
-    build_newsa,
-    encode,
     policy_for,
-    sa_state,
-    xfrm_user_tmpl,
-    xfrm_userpolicy_id,
-    xfrm_userpolicy_info,
-    xfrm_usersa_id,
-    xfrm_usersa_info,
 )
 
 HDR = 16  # struct nlmsghdr
