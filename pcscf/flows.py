@@ -20,6 +20,10 @@ import enum
 from dataclasses import dataclass
 
 from ims.ipsec.keys import XfrmPlan
+from ims.sip.errors import SipError
+from ims.sip.message import Request
+from ims.sip.proxy import LocalIdentity
+from ims.sip.uri import SipUri
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +75,35 @@ def classify_arrival(plan: XfrmPlan | None, src_host: str, src_port: int,
     if (local_port, src_port) == (plan.port_pc, plan.port_us):
         return Arrival.RESPONSE_ON_PORT_C
     return Arrival.STRAY
+
+
+def record_route_facing_ue(req: Request, identity: LocalIdentity, port_s: int) -> bool:
+    """Make our topmost Record-Route, the one the UE will use, name our port-s.
+
+    A request toward the UE carries our Record-Route (RFC 3261 §16.6 step
+    4); the UE sends its in-dialog requests there, and over IPsec they must
+    reach port-s to be protected (TS 33.203 §7.1). A single value (shared by
+    both sides) becomes two (RFC 5658 ``r2``): port-s facing the UE on top,
+    the original facing the core below; with two, the top one changes.
+
+    Returns:
+        True when a Record-Route of ours was changed.
+    """
+    try:
+        routes = req.record_routes
+    except SipError:
+        return False
+    if not routes or not identity.is_local(routes[0].uri):
+        return False
+    top = routes[0].uri
+    assert isinstance(top, SipUri)  # is_local holds only for SIP URIs
+    facing_ue = top.copy()
+    facing_ue.port = port_s
+    facing_ue.params.set("r2", "on")
+    req.pop_first("record-route")
+    if "r2" not in top.params:  # single: keep it for the core side, as the lower value
+        core_side = top.copy()
+        core_side.params.set("r2", "on")
+        req.add("Record-Route", f"<{core_side}>", first=True)
+    req.add("Record-Route", f"<{facing_ue}>", first=True)
+    return True

@@ -299,6 +299,12 @@ class IpsecSecAgree:
             logger.warning("request to %s has no usable Via: %s", peer.host, exc.reason)
         return Peer(route.transport, route.remote_host, route.remote_port, None, route.local_port)
 
+    def server_port(self, ue_host: str) -> int | None:
+        """Our port-s of the UE's newest confirmed SA set (its in-dialog requests go there)."""
+        session = self.sessions.get(ue_host)
+        plan = session.active if session is not None else None
+        return plan.port_ps if plan is not None else None
+
     # -- status ------------------------------------------------------------------------
     def sa_status(self) -> list[dict[str, Any]]:
         """Our SAs from the kernel, per UE (addresses, ports, SPIs, algorithms, counters)."""

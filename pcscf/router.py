@@ -74,6 +74,10 @@ class SecAgree(Protocol):
         """Where a request leaving toward ``peer`` really goes (the UE's newest SA set)."""
         ...
 
+    def server_port(self, ue_host: str) -> int | None:
+        """Our port-s of the UE's newest confirmed SA set (None without one)."""
+        ...
+
 
 class SecAgreeUnavailable:
     """No IPsec yet: ``Require: sec-agree`` is refused (RFC 3261 §8.2.2.3).
@@ -110,6 +114,10 @@ class SecAgreeUnavailable:
     def toward_ue(self, req: Request, peer: Peer) -> Peer:
         """Without SAs a request goes where routing sent it."""
         return peer
+
+    def server_port(self, ue_host: str) -> int | None:
+        """No SA sets, no protected ports."""
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from ims.sip.proxy_core import Decision
 from ims.sip.uri import SipUri, parse_uri
 from ims.transport.stack import ServerTransactionHandle
 
-from . import regevent, router
+from . import flows, regevent, router
 from .registrar import ContactCache, Registration
 
 logger = logging.getLogger(__name__)
@@ -84,8 +84,16 @@ class PcscfService(ProxyService):
         return decision
 
     def _outbound(self, req: Request, peer: Peer) -> Peer:
-        """Requests toward a UE with IPsec take its SA flow (TS 33.203 §7.1)."""
-        return self.sec_agree.toward_ue(req, peer)
+        """Requests toward a UE with IPsec take its SA flow (TS 33.203 §7.1).
+
+        Our Record-Route facing the UE then names our port-s, so its
+        in-dialog requests come back over the SA too.
+        """
+        routed = self.sec_agree.toward_ue(req, peer)
+        port_s = self.sec_agree.server_port(peer.host) if routed is not peer else None
+        if port_s is not None:
+            flows.record_route_facing_ue(req, self.core.identity, port_s)
+        return routed
 
     def _register(self, req: Request, source: Peer) -> Decision:
         refusal = self.sec_agree.check_register(req, source)

@@ -246,7 +246,15 @@ class ProxyCore:
         return actions
 
     def _inbound(self, source: Peer) -> LocalAddress:
-        return self.identity.address_for(source.transport, ":" in source.host)
+        """Our address on the side the request came from: a protected port if it came to one.
+
+        Over IPsec (TS 33.203 §7.1) the UE's in-dialog requests must reach the
+        port-s they are protected for, so the Record-Route facing the UE names it.
+        """
+        addr = self.identity.address_for(source.transport, ":" in source.host)
+        if source.local_port is not None and source.local_port != addr.port:
+            return LocalAddress(addr.transport, addr.host, source.local_port, addr.advertised)
+        return addr
 
     def popped_routes(self, key: Hashable) -> list[str]:
         """The Route values of ours removed from the request of ``key`` (§16.4)."""

@@ -495,3 +495,14 @@ def test_late_final_response_after_the_context_ended_is_dropped_but_2xx_relayed(
     assert statuses(core.handle_timer(timer.name, 181.0)) == [408]
     assert core.receive_response(TXN, 0, reply(fwd, 486), 182.0) == []
     assert len(of(core.receive_response(TXN, 0, reply(fwd, 200), 183.0), RelayStateless)) == 1
+
+
+def test_request_from_a_protected_port_gets_that_port_in_the_record_route_facing_it() -> None:
+    """TS 33.203 §7.1: the UE's in-dialog requests must come back to the port-s it used."""
+    from_port_c = Peer("udp", "10.0.0.9", 51000, None, 5100)
+    actions = ProxyCore(IDENTITY).process(TXN, request(), from_port_c, 0.0)
+    (fwd,) = of(actions, Forward)
+    assert fwd.request.get_all("record-route") == [
+        "<sip:10.0.0.1:5060;lr;r2=on>",  # facing the core (the next hop), topmost
+        "<sip:10.0.0.1:5100;lr;r2=on>",  # facing the UE, which reads the route set bottom up
+    ]
