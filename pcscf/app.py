@@ -22,12 +22,13 @@ from ims.runtime.main import EXIT_FAILURE, run
 from ims.runtime.proxy_service import StaticResolver
 from ims.runtime.sip_app import SipFunctionApp, listen_specs, resolver_table
 from ims.sip.errors import SipError
+from ims.sip.proxy import ProxyConfig
 from ims.sip.uri import SipUri, parse_uri
 from ims.transport.config import ListenSpec
 from ims.transport.stack import SipStack
 
 from .ipsec import IpsecSecAgree, IpsecStatus, IpsecUnavailable, probe, select_sec_agree
-from .router import PcscfSettings, path_value
+from .router import SEC_AGREE, PcscfSettings, path_value
 from .secagree import ProtectedPortPool, SecAgreeResources
 from .service import PcscfService
 
@@ -139,6 +140,7 @@ def build(config: Config, xfrm: Callable[[], XfrmPort] = NetlinkXfrm) -> PcscfAp
     sec_agree = select_sec_agree(status, resources, xfrm, section.esp_keys_file)
     service = PcscfService(settings_of(config), sec_agree,
                            resolver=StaticResolver(resolver_table(config)),
+                           config=ProxyConfig(proxy_require=frozenset({SEC_AGREE})),
                            aliases=(section.name,))
     specs = listen_specs(section) + (protected_specs(config) if status.active else [])
     stack = SipStack(service, specs)

@@ -282,7 +282,9 @@ class IpsecSecAgree:
         """A request to a UE with an active SA set leaves from our port-c to its port-s.
 
         NOTIFY, OPTIONS, terminating and in-dialog requests alike, always over
-        the newest confirmed set (TS 33.203 §7.4). TCP when the UE registered
+        the newest confirmed set (TS 33.203 §7.4). The UE is told by its
+        registration (a peer that came over an SA) or by its protected ports;
+        another peer on the same address is left alone. TCP when the UE registered
         over TCP; a large request switches to TCP in the transport (RFC 3261
         §18.1.1), still through the SA. Our Via names port-c, where the UE
         sends its responses.
@@ -291,6 +293,8 @@ class IpsecSecAgree:
         plan = session.active if session is not None else None
         if plan is None:
             return peer
+        if peer.local_port is None and peer.port not in (plan.port_uc, plan.port_us):
+            return peer  # not the UE (a lab core may share the UE's address)
         route = flows.request_route(plan, peer.transport)
         try:
             via = req.top_via

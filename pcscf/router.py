@@ -27,7 +27,7 @@ from typing import Protocol
 from ims.sip.events import Peer
 from ims.sip.headers.auth import Challenge, remove_challenge_keys
 from ims.sip.headers.nameaddr import NameAddr, parse_name_addr
-from ims.sip.headers.option import requires, supports
+from ims.sip.headers.option import option_tags, requires, supports
 from ims.sip.headers.pheaders import preferred_identities
 from ims.sip.message import Request, Response, make_response
 from ims.sip.proxy import Target
@@ -90,7 +90,7 @@ class SecAgreeUnavailable:
         self.keys: dict[tuple[str, int], tuple[Challenge, ...]] = {}
 
     def check_register(self, req: Request, source: Peer) -> Response | None:
-        if requires(req, SEC_AGREE):
+        if requires(req, SEC_AGREE) or SEC_AGREE in option_tags(req, "proxy-require"):
             return make_response(req, 420, "Bad Extension",
                                  headers=(("Unsupported", SEC_AGREE),))
         return None

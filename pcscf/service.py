@@ -25,6 +25,7 @@ from ims.transport.stack import ServerTransactionHandle
 
 from . import flows, regevent, router
 from .registrar import ContactCache, Registration
+from .secagree import strip_sec_agree
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class PcscfService(ProxyService):
         source = arrival.source
         if req.method == "REGISTER" and source is not None:
             return self._register(req, source)
+        strip_sec_agree(req)  # handsets repeat it on every request (RFC 3329 §2.3.1)
         decision = router.route_request(
             req, source, arrival.popped_routes, cache=self.cache,
             now=self._now(), for_self=arrival.for_self)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import itertools
 import logging
 import socket
@@ -274,7 +275,8 @@ class TransportManager:
     def _connect(self, transport: str, host: str, port: int,
                  local_port: int | None = None) -> StreamConnection:
         context = self._client_context() if transport == "tls" else None
-        local = self._protected_local(transport, host, local_port) if local_port else None
+        local = self._protected_local(transport, host, local_port) if local_port \
+            else self._source_address(transport, host)
         conn = self._new_connection(transport, (bare_host(host), port), local_port)
         self._by_remote[(transport, address_key(host), port, local_port or 0)] = conn.conn_id
         self._waiters[conn.conn_id] = []
@@ -285,6 +287,25 @@ class TransportManager:
         task.add_done_callback(self._tasks.discard)
         logger.debug("%s: connecting to %s:%s", transport, host, port)
         return conn
+
+    def _source_address(self, transport: str, host: str) -> tuple[str, int] | None:
+        """The address our ordinary ``transport`` listener is bound to, as a source (port 0).
+
+        None when it listens on a wildcard, or on loopback toward another
+        address: the kernel picks the source then.
+        """
+        if not is_ip_literal(host):
+            return None
+        family = host_family(host)
+        for spec in self.specs:
+            if spec.transport == transport and not spec.protected \
+                    and host_family(spec.host) == family:
+                bound = ipaddress.ip_address(bare_host(spec.host))
+                if bound.is_unspecified or (
+                        bound.is_loopback and not ipaddress.ip_address(bare_host(host)).is_loopback):
+                    return None
+                return str(bound), 0
+        return None
 
     def _protected_local(self, transport: str, host: str, port: int) -> tuple[str, int]:
         """Our bound address of the protected ``transport`` listener on ``port``.

@@ -242,8 +242,10 @@ async def connect_stream(
 ) -> None:
     """Connect the already-registered outgoing ``conn`` to ``host``:``port``.
 
-    With ``local`` the socket is bound there first (``SO_REUSEPORT``, beside
-    our listener on the same port): a request from a protected port-c.
+    With ``local`` the socket is bound there first: port 0 only pins the
+    source address (the listener's, so the peer sees the address our Via
+    names); a fixed port is a protected port-c, bound beside our listener on
+    it (``SO_REUSEPORT``).
     On failure the connection is failed (its sink hears ``connection_closed``)
     instead of raising, so the caller's task never ends in an exception.
     """
@@ -252,8 +254,9 @@ async def connect_stream(
     try:
         opening: Awaitable[object] = (
             loop.create_connection(
-                lambda: conn, host, port, ssl=ssl_context, server_hostname=server_hostname
-            ) if local is None else _connect_from(loop, conn, local, (host, port))
+                lambda: conn, host, port, ssl=ssl_context, server_hostname=server_hostname,
+                local_addr=local,
+            ) if local is None or not local[1] else _connect_from(loop, conn, local, (host, port))
         )
         await asyncio.wait_for(opening, timeout)
     except (OSError, TimeoutError) as exc:

@@ -321,6 +321,8 @@ def test_requests_toward_the_ue_leave_from_port_c_to_its_port_s() -> None:
         Peer("tcp", UE.host, 51001, None, 6100)
     other = Peer("udp", "10.45.0.9", 5060)
     assert sec.toward_ue(notify(), other) is other
+    core_on_ue_address = Peer("udp", UE.host, 5060)  # a lab core sharing the UE's address
+    assert sec.toward_ue(notify(), core_on_ue_address) is core_on_ue_address
 
 
 def test_after_reauthentication_requests_use_the_newest_set() -> None:
@@ -335,12 +337,13 @@ def test_after_reauthentication_requests_use_the_newest_set() -> None:
     assert "port-s=5101" in (resp.get("security-server") or "")  # set 2 beside set 1
     assert len(fake.applied) == 2
     # until the 200 OK, requests still go through set 1 ...
-    assert sec.toward_ue(notify(), UE).local_port == 6100
+    to_port_s = Peer("udp", UE.host, 51001)  # resolved from its contact
+    assert sec.toward_ue(notify(), to_port_s).local_port == 6100
     from_new = Peer("udp", UE.host, 51000, None, 5101)
     again = protected_register(resp.get("security-server") or "")
     assert sec.check_register(again, from_new) is None
     sec.final(again, ok(again), from_new)
     # ... then through set 2 only, and set 1 is gone (TS 33.203 §7.4)
-    assert sec.toward_ue(notify(), UE).local_port == 6101
+    assert sec.toward_ue(notify(), to_port_s).local_port == 6101
     assert len(fake.applied) == 1
     assert not sec.accepts(Peer("udp", UE.host, 51000, None, 5100))

@@ -221,3 +221,25 @@ def test_large_request_switching_to_tcp_keeps_a_via_port_we_also_serve_over_tcp(
         await stack.stop()
 
     run(body())
+
+
+def test_new_tcp_connection_leaves_from_the_listener_address() -> None:
+    """The peer sees the address our Via names (an emulated UE on 127.0.0.2, say)."""
+    async def body() -> None:
+        manager = TransportManager([ListenSpec("udp", "127.0.0.2", 0),
+                                    ListenSpec("tcp", "127.0.0.2", 0)], Recorder())
+        await manager.start()
+        sources: asyncio.Queue[str] = asyncio.Queue()
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await read_message(reader)
+            await sources.put(writer.get_extra_info("peername")[0])
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        manager.send(request(), Peer("tcp", "127.0.0.1", server.sockets[0].getsockname()[1]))
+        assert await asyncio.wait_for(sources.get(), 5) == "127.0.0.2"
+        server.close()
+        await manager.stop()
+
+    run(body())
