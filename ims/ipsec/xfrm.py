@@ -24,11 +24,14 @@ nothing else in the kernel is touched, and there is never a global flush.
 
 from __future__ import annotations
 
+import asyncio
 import errno
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST
 from pyroute2.netlink.exceptions import NetlinkError
@@ -94,11 +97,47 @@ _PROBE = SaSpec("192.0.2.1", "192.0.2.2", 9, 9, 0x0BAD0001, 0xFFFFFFF0,
                 "hmac-md5-96", b"\0" * 16)
 
 
+#: The thread netlink work runs in when the caller's thread runs an event loop.
+_NETLINK_THREAD = "ims-xfrm-netlink"
+_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_NETLINK_THREAD)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _off_event_loop(method: Callable[Concatenate[NetlinkXfrm, P], R]
+                    ) -> Callable[Concatenate[NetlinkXfrm, P], R]:
+    """Run a public operation in the netlink thread when called from a running event loop.
+
+    pyroute2's synchronous socket drives its own asyncio loop, which cannot
+    run in a thread whose loop is already running (the CSCFs' and the UE's).
+    The whole operation, nested calls included, moves to one worker thread,
+    and the caller waits for it: a few milliseconds per SA set, and the
+    kernel is changed before the 401 leaves (TS 33.203 §7.1).
+    """
+    def run(self: NetlinkXfrm, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        in_worker = threading.current_thread().name.startswith(_NETLINK_THREAD)
+        if in_worker or not _event_loop_running():
+            return method(self, *args, **kwargs)
+        return _worker.submit(method, self, *args, **kwargs).result()
+    run.__name__, run.__doc__ = method.__name__, method.__doc__
+    return run
+
+
+def _event_loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class NetlinkXfrm:
     """:class:`XfrmPort` over ``NETLINK_XFRM``, in the namespace ``netns`` (or the current one).
 
     Remembers the :class:`XfrmSpec` it applied per owner, so that
-    ``remove(owner)`` deletes exactly that owner's SAs and policies.
+    ``remove(owner)`` deletes exactly that owner's SAs and policies. Safe to
+    call from a coroutine or callback (see :func:`_off_event_loop`).
     """
 
     def __init__(self, netns: str | None = None) -> None:
@@ -132,6 +171,7 @@ class NetlinkXfrm:
             if reply["header"]["type"] in (XFRM_MSG_NEWSA, XFRM_MSG_NEWPOLICY):
                 yield reply
 
+    @_off_event_loop
     def apply(self, plan: XfrmSpec) -> None:
         """Install every SA, then every policy, of ``plan`` (TS 33.203 §7.1).
 
@@ -164,6 +204,7 @@ class NetlinkXfrm:
             else:
                 self._delete_policy(item)
 
+    @_off_event_loop
     def remove(self, plan: XfrmSpec | str) -> int:
         """Remove one owner's SAs and policies (never a flush); return how many went.
 
@@ -198,14 +239,17 @@ class NetlinkXfrm:
             raise
         return 1
 
+    @_off_event_loop
     def list_policies(self) -> list[PolicySpec]:
         """The policies in the kernel that have a single-host selector and one template."""
         return [_policy_spec(msg) for msg in self._dump(XFRM_MSG_GETPOLICY)]
 
+    @_off_event_loop
     def list_sas(self) -> list[SaState]:
         """The ESP SAs in the kernel with their counters (``XFRM_MSG_GETSA`` dump)."""
         return [sa_state(msg) for msg in self._dump(XFRM_MSG_GETSA)]
 
+    @_off_event_loop
     def cleanup_stale(self, marker: ReqidRange) -> int:
         """Remove the SAs and policies whose reqid is in ``marker``; foreign ones stay."""
         with self._session():
@@ -214,6 +258,7 @@ class NetlinkXfrm:
             removed = sum(self._delete_policy(pol) for pol in stale_pols)
             return removed + sum(self._delete_sa(sa.dst, sa.spi) for sa in stale_sas)
 
+    @_off_event_loop
     def probe_esp(self) -> bool:
         """Install and delete a throwaway ESP SA on TEST-NET-1 addresses.
 

@@ -8,6 +8,7 @@ User-Mode Linux guest (tests/kernel/guest/test_xfrm_esp.py).
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import shutil
@@ -238,3 +239,16 @@ def test_sa_refused_without_esp_names_the_sa_and_rolls_back(netns: str) -> None:
         xfrm.apply(plan)
     assert err.value.code == errno.EPROTONOSUPPORT
     assert xfrm.list_policies() == [] and xfrm.list_sas() == []
+
+
+def test_netlink_calls_work_from_inside_a_running_event_loop(netns: str) -> None:
+    """The CSCFs and the UE call the kernel from their asyncio loop (pyroute2 runs its own)."""
+    async def in_loop() -> tuple[list[PolicySpec], int, bool]:
+        xfrm = NetlinkXfrm(netns)
+        xfrm.apply(ue_plan("ue-loop", UE, MARKER.first))
+        listed = xfrm.list_policies()
+        return listed, xfrm.cleanup_stale(MARKER), xfrm.probe_esp()
+
+    listed, removed, _ = asyncio.run(in_loop())
+    assert len(listed) == 4 and removed == 4
+    assert NetlinkXfrm(netns).list_policies() == []
