@@ -145,6 +145,10 @@ def build(config: Config, xfrm: Callable[[], XfrmPort] = NetlinkXfrm) -> PcscfAp
     specs = listen_specs(section) + (protected_specs(config) if status.active else [])
     stack = SipStack(service, specs)
     stack.transport.gate = sec_agree.accepts  # TS 33.203 §7.1: only SA flows on those ports
+    if isinstance(sec_agree, IpsecSecAgree):
+        transport = stack.transport
+        sec_agree.close_flows = lambda plan: transport.close_flows(
+            plan.ue_host, (plan.port_ps, plan.port_pc))
     service.attach(stack)
     return PcscfApp("pcscf", service, status)
 

@@ -29,6 +29,7 @@ Every installed set is written to the ``esp_keys_file`` when one is configured.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -116,6 +117,10 @@ def select_sec_agree(status: IpsecStatus, resources: sa.SecAgreeResources,
                          keys_file=EspKeysFile(keys_file) if keys_file else None)
 
 
+#: Seconds a removed set's SAs outlive the closing of its TCP connections.
+FLOW_CLOSE_GRACE = 0.5
+
+
 def plan_spec(plan: XfrmPlan) -> XfrmSpec:
     """The P-CSCF's kernel view of a sec-agree plan: four SAs, one policy each (TS 33.203 §7.1)."""
     return kernel_spec(plan, owner_of(plan), plan.pcscf_host)
@@ -177,6 +182,12 @@ class IpsecSecAgree:
         self.sessions: dict[str, sa.SecAgreeSession] = {}
         self.installed: dict[str, XfrmSpec] = {}
         self.counters = _Counters().values
+        #: Closes the TCP connections of a set's flows, returning how many (the app's
+        #: transport); the set's SAs then stay ``flow_grace`` seconds longer, so the
+        #: FIN exchange still travels inside ESP. None: SAs go at once.
+        self.close_flows: Callable[[XfrmPlan], int] | None = None
+        self.flow_grace = FLOW_CLOSE_GRACE
+        self._retiring: dict[str, tuple[str, asyncio.TimerHandle]] = {}
 
     # -- start and stop ---------------------------------------------------------------
     def start(self) -> int:
@@ -188,10 +199,13 @@ class IpsecSecAgree:
         return removed
 
     def close(self) -> None:
-        """Remove every UE's SAs (shutdown)."""
+        """Remove every UE's SAs (shutdown; the transport has closed its connections)."""
+        self.close_flows = None
         for session in list(self.sessions.values()):
             self._run(session.close())
         self.sessions.clear()
+        for owner in list(self._retiring):
+            self._remove_now(owner)
 
     # -- the router's SecAgree protocol ------------------------------------------------
     def check_register(self, req: Request, source: Peer) -> Response | None:
@@ -349,6 +363,9 @@ class IpsecSecAgree:
         return ok
 
     def _install(self, plan: XfrmPlan) -> bool:
+        for owner, (host, _) in list(self._retiring.items()):
+            if host == plan.ue_host:  # a set of that UE still retiring may hold these selectors
+                self._remove_now(owner)
         spec = plan_spec(plan)
         try:
             self.xfrm.apply(spec)
@@ -368,6 +385,21 @@ class IpsecSecAgree:
         owner = owner_of(plan)
         if self.installed.pop(owner, None) is None:
             return
+        if self.close_flows is not None and self.close_flows(plan):
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                pass
+            else:  # the connections' FIN exchange first, inside ESP
+                handle = loop.call_later(self.flow_grace, self._remove_now, owner)
+                self._retiring[owner] = (plan.ue_host, handle)
+                return
+        self._remove_now(owner)
+
+    def _remove_now(self, owner: str) -> None:
+        retiring = self._retiring.pop(owner, None)
+        if retiring is not None:
+            retiring[1].cancel()
         try:
             self.xfrm.remove(owner)
         except XfrmError as exc:

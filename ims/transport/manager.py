@@ -40,7 +40,7 @@ import itertools
 import logging
 import socket
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from ims.sip.errors import SipError
@@ -249,6 +249,24 @@ class TransportManager:
     def connections(self) -> list[StreamConnection]:
         """The live stream connections (incoming and outgoing)."""
         return [c for c in self._conns.values() if not c.closing]
+
+    def close_flows(self, host: str, local_ports: Iterable[int],
+                    remote_ports: Iterable[int] | None = None) -> int:
+        """Close the connections with ``host`` on our protected ``local_ports``; how many.
+
+        ``remote_ports`` narrows it to connections with those ports of ``host``.
+        Before an SA set goes (TS 33.203 §7.4) its TCP connections are closed,
+        so that their FIN exchange still travels inside ESP.
+        """
+        ports = set(local_ports)
+        remote = None if remote_ports is None else set(remote_ports)
+        key = address_key(host)
+        closing = [c for c in self.connections if c.local_port in ports and c.remote is not None
+                   and address_key(c.remote[0]) == key
+                   and (remote is None or c.remote[1] in remote)]
+        for conn in closing:
+            conn.close()
+        return len(closing)
 
     def _new_connection(
         self, transport: str, remote: tuple[str, int] | None = None,

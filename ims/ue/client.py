@@ -80,6 +80,8 @@ DEFAULT_DOMAIN = "ims.mnc001.mcc001.3gppnetwork.org"
 StepCallback = Callable[[str], None]
 #: Tries at finding one port free for both UDP and TCP.
 BIND_ATTEMPTS = 20
+#: Seconds an SA set outlives the closing of its TCP connections (their FIN exchange).
+FLOW_CLOSE_GRACE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +207,8 @@ class UserEquipment:
         self._flow: RegistrationFlow | None = None
         self._challenge: Response | None = None
         self._cseq = 0
+        #: SA sets whose TCP connections are closing: removed when the grace is over.
+        self._retiring: dict[str, tuple[asyncio.TimerHandle, SaAction]] = {}
 
     # -- life cycle -------------------------------------------------------------
     def _new_stack(self, port: int, *protected: int) -> SipStack:
@@ -253,12 +257,21 @@ class UserEquipment:
         )
 
     async def stop(self) -> None:
-        """Remove our SAs and close the sockets (no deregistration)."""
+        """Close the sockets, then remove our SAs (no deregistration).
+
+        In that order, so that the FIN exchange of our TCP connections still
+        travels inside ESP.
+        """
+        connections = len(self.stack.transport.connections)
         try:
-            if self.sec is not None:
-                self._apply(self.sec.close())
-        finally:
             await self.stack.stop()
+            if connections and self.sec is not None and self.sec.live_plans:
+                await asyncio.sleep(FLOW_CLOSE_GRACE)
+        finally:
+            for owner in list(self._retiring):
+                self._retire(owner)
+            if self.sec is not None:
+                self._apply(self.sec.close(), closing=False)
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -392,11 +405,19 @@ class UserEquipment:
         for name, value in self.sec.headers():
             req.add(name, value)
 
-    def _apply(self, actions: list[SaAction]) -> None:
-        """Carry out SA actions on the injected XfrmPort (TS 33.203 §7.1, §7.4)."""
+    def _apply(self, actions: list[SaAction], closing: bool = True) -> None:
+        """Carry out SA actions on the injected XfrmPort (TS 33.203 §7.1, §7.4).
+
+        A set that goes first closes its TCP connections, and its SAs stay
+        :data:`FLOW_CLOSE_GRACE` seconds longer for their FIN exchange.
+        """
         for action in actions:
             sa_set = action.sa_set
             if self.xfrm is None:
+                continue
+            if not isinstance(action, InstallSas) and closing and self._close_flows(sa_set.plan):
+                self._retiring[sa_set.owner] = (asyncio.get_running_loop().call_later(
+                    FLOW_CLOSE_GRACE, self._retire, sa_set.owner), action)
                 continue
             if isinstance(action, InstallSas):
                 plan = sa_set.plan
@@ -409,6 +430,17 @@ class UserEquipment:
                 self.xfrm.remove(sa_set.owner)
                 self._step(f"   SAs removed: spi_uc {sa_set.plan.spi_uc} "
                            f"spi_us {sa_set.plan.spi_us}")
+
+    def _retire(self, owner: str) -> None:
+        """A set whose TCP connections were closed goes now."""
+        handle, action = self._retiring.pop(owner)
+        handle.cancel()
+        self._apply([action], closing=False)
+
+    def _close_flows(self, plan: XfrmPlan) -> int:
+        """Close our TCP connections of ``plan``'s flows; how many."""
+        return self.stack.transport.close_flows(
+            plan.pcscf_host, (plan.port_uc, plan.port_us), (plan.port_ps, plan.port_pc))
 
     def _feed(self, result: ClientResult) -> list[FlowAction]:
         self._challenge = result if isinstance(result, Response) and result.status == 401 \

@@ -267,6 +267,14 @@ class IpsecUe(UserEquipment):
         return plan
 
 
+async def settled(holds: Callable[[], bool], what: str, bound: float = 5.0) -> None:
+    """Wait until ``holds()``: a set whose TCP connections closed goes after a grace."""
+    deadline = asyncio.get_running_loop().time() + bound
+    while not holds():
+        assert asyncio.get_running_loop().time() < deadline, f"not settled: {what}"
+        await asyncio.sleep(0.05)
+
+
 async def registered(ue: UserEquipment) -> Registered:
     result = await asyncio.wait_for(ue.register(), WAIT)
     assert isinstance(result, Registered), result

@@ -41,6 +41,7 @@ from ipsecflows import (
     registered,
     running_pcscf,
     sa_rows,
+    settled,
     ue_config,
 )
 from ipsecflows import core_config_text as ipsec_core_config_text
@@ -256,6 +257,8 @@ def test_reregistration_moves_to_the_second_pair_and_removes_the_first(
             # 2. the re-REGISTER went over the first set, the protected one over the new set
             assert arrivals_from(pcscf, ue)[before:] == [first.port_ps, second.port_ps]
             # 3. after the 200 only the new set is left at both ends
+            await settled(lambda: len(pcscf.specs_of(UE_A)) == 1 and len(ue.fake.applied) == 1,
+                          "the first set removed")
             assert_same_sas(pcscf, ue)
             (spec,) = pcscf.specs_of(UE_A)
             assert {(sa.src_port, sa.dst_port) for sa in spec.sas} == {
@@ -299,8 +302,8 @@ def test_deregistration_removes_only_that_ues_set(
             # 3. A deregisters: its set goes at both ends, B's stays
             result = await asyncio.wait_for(a.deregister(), WAIT)
             assert isinstance(result, Deregistered), result
-            assert pcscf.specs_of(UE_A) == []
-            assert a.fake.applied == {}
+            await settled(lambda: pcscf.specs_of(UE_A) == [] and a.fake.applied == {},
+                          "A's set removed at both ends")
             assert sa_rows(pcscf.specs_of(UE_B)) == bob_sas
             assert_same_sas(pcscf, b)
 

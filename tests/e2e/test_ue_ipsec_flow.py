@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import pytest
@@ -58,6 +58,14 @@ CK = bytes.fromhex("b40ba9a3c58b2a05bbf0d987b21bf8cb")
 IK = bytes.fromhex("f769bcd751044604127672711c6d3441")
 #: The scripted P-CSCF's SPIs per pool index (spi_pc, spi_ps).
 PCSCF_SPIS = ((0x00010001, 0x00010002), (0x00010003, 0x00010004))
+
+
+async def settled(holds: Callable[[], bool], what: str, bound: float = 5.0) -> None:
+    """Wait until ``holds()``: a set whose TCP connections closed goes after a grace."""
+    deadline = asyncio.get_running_loop().time() + bound
+    while not holds():
+        assert asyncio.get_running_loop().time() < deadline, f"not settled: {what}"
+        await asyncio.sleep(0.05)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -260,7 +268,8 @@ def full_flow(transport: str, alg: str, ealg: str) -> None:
                 (dereg, dereg_peer), = pcscf.requests[count:count + 1]
                 assert dereg.expires == 0 and dereg_peer.local_port == pcscf.port_ps[0]
                 assert dereg_peer.port == plan.port_uc
-                assert fake.applied == {} and ue.ipsec_plan is None
+                assert ue.ipsec_plan is None
+                await settled(lambda: fake.applied == {}, "the UE's SAs removed")
         finally:
             await pcscf.stack.stop()
 
@@ -306,7 +315,7 @@ def test_reregistration_builds_a_new_set_and_drops_the_old_after_the_200() -> No
                 assert new is not None and (new.spi_uc, new.spi_us) == (
                     new_offer.spi_c, new_offer.spi_s)
                 assert (new.port_ps, new.port_pc) == (pcscf.port_ps[1], pcscf.port_pc[1])
-                assert len(fake.applied) == 1
+                await settled(lambda: len(fake.applied) == 1, "only the new set left")
                 assert {sa.spi for spec in fake.applied.values() for sa in spec.sas} == {
                     new.spi_uc, new.spi_us, *PCSCF_SPIS[1]}
                 # 3. Later requests use the new set; the old P-CSCF port-c is no longer admitted.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -347,3 +348,37 @@ def test_after_reauthentication_requests_use_the_newest_set() -> None:
     assert sec.toward_ue(notify(), to_port_s).local_port == 6101
     assert len(fake.applied) == 1
     assert not sec.accepts(Peer("udp", UE.host, 51000, None, 5100))
+
+
+def test_sas_outlive_their_tcp_connections_by_the_grace() -> None:
+    """The FIN exchange of a set's TCP connections still goes inside ESP (TS 33.203 §7.4)."""
+    async def body() -> None:
+        fake = FakeXfrm()
+        sec = adapter(fake)
+        closed: list[tuple[int, int]] = []
+        sec.close_flows = lambda plan: closed.append((plan.port_ps, plan.port_pc)) or 1
+        sec.flow_grace = 0.05
+        first = registered(sec)
+        dereg = protected_register(first.get("security-server") or "")
+        dereg.set("Expires", "0")
+        from_port_c = Peer("udp", UE.host, 51000, None, 5100)
+        assert sec.check_register(dereg, from_port_c) is None
+        sec.final(dereg, ok(dereg, expires=0), from_port_c)
+        assert closed == [(5100, 6100)]
+        assert len(fake.applied) == 1 and sec.installed == {}  # still in the kernel ...
+        await asyncio.sleep(0.2)
+        assert fake.applied == {}  # ... until the grace ran out
+        # a set still retiring goes at once when the same UE gets a new one
+        registered(sec)
+        sec.flow_grace = 60
+        sec.close()  # shutdown: nothing waits
+        assert fake.applied == {}
+        registered(sec)
+        sec.close_flows, sec.flow_grace = (lambda plan: 1), 60
+        sec.final(dereg, ok(dereg, expires=0), from_port_c)
+        assert len(fake.applied) == 1  # retiring for a minute
+        challenged(sec)  # the UE registers again at once: the old set goes first
+        assert len(fake.applied) == 1
+        assert [call.split()[0] for call in fake.calls[-2:]] == ["remove", "apply"]
+
+    asyncio.run(body())
