@@ -265,8 +265,8 @@ class UserEquipment:
         connections = len(self.stack.transport.connections)
         try:
             await self.stack.stop()
-            if connections and self.sec is not None and self.sec.live_plans:
-                await asyncio.sleep(FLOW_CLOSE_GRACE)
+            if self._retiring or (connections and self.sec is not None and self.sec.live_plans):
+                await asyncio.sleep(FLOW_CLOSE_GRACE)  # the FIN exchange, inside ESP
         finally:
             for owner in list(self._retiring):
                 self._retire(owner)
