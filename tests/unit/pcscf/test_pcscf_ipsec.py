@@ -382,3 +382,20 @@ def test_sas_outlive_their_tcp_connections_by_the_grace() -> None:
         assert [call.split()[0] for call in fake.calls[-2:]] == ["remove", "apply"]
 
     asyncio.run(body())
+
+
+def test_whether_a_register_is_protected_never_depends_on_the_ues_port() -> None:
+    """A new REGISTER from the UE's old port-c to the ordinary port is unprotected (a restart)."""
+    fake = FakeXfrm()
+    sec = adapter(fake)
+    registered(sec)
+    from_port_c_unprotected = Peer("udp", UE.host, 51000)  # no local_port: ordinary port
+    fresh = register(extra=(SEC_CLIENT.replace("spi-c=3001", "spi-c=5001"), "Require: sec-agree"))
+    assert sec.check_register(fresh, from_port_c_unprotected) is None
+    assert 'integrity-protected="no"' in (fresh.get("authorization") or "")
+    resp = challenge(ik="0e" * 16)
+    sec.challenge(fresh, from_port_c_unprotected, remove_challenge_keys(resp), resp)
+    assert "port-s=5101" in (resp.get("security-server") or "")  # a new set from this offer
+    (new_set,) = [spec for spec in fake.applied.values()
+                  if any(5101 in (sa.src_port, sa.dst_port) for sa in spec.sas)]
+    assert 5001 in {sa.spi for sa in new_set.sas}  # the UE's new spi-c, from this REGISTER
