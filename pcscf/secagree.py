@@ -42,10 +42,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-# Direction, EspAlgorithms, SaSpec, XfrmPlan are re-exported for the P-CSCF modules.
-from ims.ipsec.keys import Direction as Direction
+# EspAlgorithms, XfrmPlan are re-exported for the P-CSCF modules.
 from ims.ipsec.keys import EspAlgorithms as EspAlgorithms
-from ims.ipsec.keys import SaSpec as SaSpec
 from ims.ipsec.keys import XfrmPlan as XfrmPlan
 from ims.ipsec.keys import esp_algorithms
 from ims.sip.errors import SipParseError

@@ -24,7 +24,6 @@ the whole contract with the kernel side :mod:`ims.ipsec.xfrm`. Pure: no I/O.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -133,22 +132,16 @@ def _check_len(key: bytes, what: str) -> None:
 
 
 # -- the plan handed to ims.ipsec.xfrm (TS 33.203 §7.1) ----------------------------
-class Direction(enum.Enum):
-    """Seen from the P-CSCF: ``IN`` SAs use its SPIs, ``OUT`` SAs the UE's."""
-
-    IN = "in"
-    OUT = "out"
-
-
 @dataclass(frozen=True, slots=True)
-class SaSpec:
-    """One transport-mode ESP SA and the policy that selects it.
+class PlannedSa:
+    """One transport-mode ESP SA of a set and the flow its policy selects.
 
     The selector is (src, dst, src_port, dst_port) with any upper-layer
-    protocol, so one SA covers UDP and TCP (TS 33.203 §7.1).
+    protocol, so one SA covers UDP and TCP (TS 33.203 §7.1). The SPI is the
+    receiver's: the P-CSCF's on SAs toward it, the UE's on SAs toward the
+    UE. Which end sees it as inbound is :func:`ims.ipsec.spec.kernel_spec`'s call.
     """
 
-    direction: Direction
     src: str
     dst: str
     src_port: int
@@ -163,7 +156,7 @@ class XfrmPlan:
 
     Contract with the kernel side: install the four :attr:`sas` (``mode``
     transport, ``proto`` esp) with :attr:`algorithms` and one policy each
-    (dir in/out as :attr:`SaSpec.direction`, same selector and reqid);
+    (inbound where the SA's destination is this end, same selector and reqid);
     removal deletes exactly these SPIs and selectors. Names follow
     TS 33.203 §7.1: ``u`` is the UE, ``p`` the P-CSCF, ``c``/``s`` client/server.
     """
@@ -192,12 +185,12 @@ class XfrmPlan:
     proto: str = "esp"
 
     @property
-    def sas(self) -> tuple[SaSpec, SaSpec, SaSpec, SaSpec]:
+    def sas(self) -> tuple[PlannedSa, PlannedSa, PlannedSa, PlannedSa]:
         """The four SAs of TS 33.203 §7.1, in this fixed order."""
         u, p, r = self.ue_host, self.pcscf_host, self.reqid
         return (
-            SaSpec(Direction.IN, u, p, self.port_uc, self.port_ps, self.spi_ps, r),
-            SaSpec(Direction.OUT, p, u, self.port_ps, self.port_uc, self.spi_uc, r + 1),
-            SaSpec(Direction.OUT, p, u, self.port_pc, self.port_us, self.spi_us, r + 2),
-            SaSpec(Direction.IN, u, p, self.port_us, self.port_pc, self.spi_pc, r + 3),
+            PlannedSa(u, p, self.port_uc, self.port_ps, self.spi_ps, r),
+            PlannedSa(p, u, self.port_ps, self.port_uc, self.spi_uc, r + 1),
+            PlannedSa(p, u, self.port_pc, self.port_us, self.spi_us, r + 2),
+            PlannedSa(u, p, self.port_us, self.port_pc, self.spi_pc, r + 3),
         )

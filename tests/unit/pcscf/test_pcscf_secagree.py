@@ -15,7 +15,6 @@ from pcscf.flows import Arrival, classify_arrival, request_route
 from pcscf.secagree import (
     DEFAULT_PREFERENCE,
     REQID_BASE,
-    Direction,
     InstallPlan,
     Offer,
     PoolExhausted,
@@ -248,12 +247,12 @@ def make_plan() -> XfrmPlan:
 def test_plan_four_sas() -> None:
     plan = make_plan()
     assert (plan.spi_pc, plan.spi_ps, plan.port_pc, plan.port_ps) == (10000, 10001, 6100, 5100)
-    got = [(s.direction, s.src, s.src_port, s.dst, s.dst_port, s.spi, s.reqid) for s in plan.sas]
-    assert got == [
-        (Direction.IN, UE_HOST, 51000, PCSCF_HOST, 5100, 10001, REQID_BASE),
-        (Direction.OUT, PCSCF_HOST, 5100, UE_HOST, 51000, 3001, REQID_BASE + 1),
-        (Direction.OUT, PCSCF_HOST, 6100, UE_HOST, 51001, 3002, REQID_BASE + 2),
-        (Direction.IN, UE_HOST, 51001, PCSCF_HOST, 6100, 10000, REQID_BASE + 3),
+    got = [(s.src, s.src_port, s.dst, s.dst_port, s.spi, s.reqid) for s in plan.sas]
+    assert got == [  # the receiver's SPI on each
+        (UE_HOST, 51000, PCSCF_HOST, 5100, 10001, REQID_BASE),
+        (PCSCF_HOST, 5100, UE_HOST, 51000, 3001, REQID_BASE + 1),
+        (PCSCF_HOST, 6100, UE_HOST, 51001, 3002, REQID_BASE + 2),
+        (UE_HOST, 51001, PCSCF_HOST, 6100, 10000, REQID_BASE + 3),
     ]
     assert (plan.mode, plan.proto) == ("transport", "esp")
     assert plan.algorithms.enc_key.hex() == (
