@@ -286,3 +286,32 @@ def kill_quietly(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+#: The home domain of the generated configs (ims/runtime/default.toml).
+HOME_DOMAIN = "ims.mnc001.mcc001.3gppnetwork.org"
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A provisioned subscriber and the identities the HSS generates for it."""
+
+    imsi: str
+    msisdn: str
+
+    @property
+    def impi(self) -> str:
+        return f"{self.imsi}@{HOME_DOMAIN}"
+
+    @property
+    def impu(self) -> str:
+        return f"sip:{self.imsi}@{HOME_DOMAIN}"
+
+    @property
+    def tel(self) -> str:
+        return f"tel:+{self.msisdn}"
+
+    @property
+    def identities(self) -> tuple[str, str, str]:
+        """The generated implicit set: IMSI IMPU (barred), tel and sip MSISDN IMPUs."""
+        return self.impu, self.tel, f"sip:+{self.msisdn}@{HOME_DOMAIN}"

@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from imscore import Ports
+from imscore import Ports, Subscriber
 
 from ims.ipsec.keys import XfrmPlan
 from ims.ipsec.xfrm import FakeXfrm, XfrmPort, XfrmSpec
@@ -39,7 +39,6 @@ from ims.ue.register import FlowAction, Registered, SendRegister
 from pcscf.app import PcscfApp, build
 from pcscf.ipsec import IpsecSecAgree
 
-DOMAIN = "ims.mnc001.mcc001.3gppnetwork.org"
 TOKEN = "ims-lab-token-change-me"
 K = bytes.fromhex("465b5ce8b199b49faa5f0a2ee238a6bc")
 OPC = bytes.fromhex("cd63cb71954a9f4e48a5994e37a02baf")
@@ -54,24 +53,6 @@ BIND_TRIES = 20
 def core_config_text(ports: Ports) -> str:
     """The subprocess core: its own P-CSCF without IPsec (the one under test is ours)."""
     return ports.config_text().replace("[pcscf]\n", '[pcscf]\nipsec = "off"\n', 1)
-
-
-@dataclass(frozen=True)
-class Subscriber:
-    imsi: str
-    msisdn: str
-
-    @property
-    def impi(self) -> str:
-        return f"{self.imsi}@{DOMAIN}"
-
-    @property
-    def impu(self) -> str:
-        return f"sip:{self.imsi}@{DOMAIN}"
-
-    @property
-    def tel(self) -> str:
-        return f"tel:+{self.msisdn}"
 
 
 def provision(ports: Ports, serial: int) -> Subscriber:

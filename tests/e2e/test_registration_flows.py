@@ -20,11 +20,10 @@ import sys
 import urllib.request
 import uuid
 from collections.abc import Awaitable, Iterator
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
-from imscore import CoreProcess, Ports
+from imscore import CoreProcess, Ports, Subscriber
 
 from ims.auth.sqn import IND_IMS, make_sqn
 from ims.sip.headers.auth import challenges
@@ -83,25 +82,6 @@ def rest(ports: Ports, method: str, path: str, body: object = None) -> tuple[int
         headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as reply:
         return reply.status, json.loads(reply.read() or b"null")
-
-
-@dataclass(frozen=True)
-class Subscriber:
-    imsi: str
-    msisdn: str
-
-    @property
-    def impi(self) -> str:
-        return f"{self.imsi}@{DOMAIN}"
-
-    @property
-    def impu(self) -> str:
-        return f"sip:{self.imsi}@{DOMAIN}"
-
-    @property
-    def identities(self) -> tuple[str, str, str]:
-        """The generated implicit set: IMSI IMPU (barred), tel and sip MSISDN IMPUs."""
-        return self.impu, f"tel:+{self.msisdn}", f"sip:+{self.msisdn}@{DOMAIN}"
 
 
 def provision(ports: Ports, **extra: object) -> Subscriber:
