@@ -115,12 +115,15 @@ def preference_of(pairs: Sequence[str]) -> tuple[tuple[str, str], ...]:
 
 
 def protected_specs(config: Config) -> list[ListenSpec]:
-    """Listeners on the protected port pools (TS 33.203 §7.1), both transports."""
+    """Listeners on the protected port pools (TS 33.203 §7.1), both transports.
+
+    On ``host`` and, when set, ``ipv6_host``: a UE on IPv6 gets its SAs there.
+    """
     section = config.pcscf
     firsts = (section.ipsec_port_s, section.ipsec_port_c)
-    return [ListenSpec(transport, section.host, first + index, protected=True)
-            for first in firsts for index in range(section.ipsec_pool_size)
-            for transport in ("udp", "tcp")]
+    return [ListenSpec(transport, host, first + index, protected=True)
+            for host in section.hosts() for first in firsts
+            for index in range(section.ipsec_pool_size) for transport in ("udp", "tcp")]
 
 
 def build(config: Config, xfrm: Callable[[], XfrmPort] = NetlinkXfrm) -> PcscfApp:
@@ -136,7 +139,8 @@ def build(config: Config, xfrm: Callable[[], XfrmPort] = NetlinkXfrm) -> PcscfAp
     status = probe(section.ipsec, xfrm)
     resources = SecAgreeResources(section.host, ProtectedPortPool(
         section.ipsec_port_s, section.ipsec_port_c, section.ipsec_pool_size),
-        preference=preference_of(section.ipsec_algorithms))
+        preference=preference_of(section.ipsec_algorithms),
+        pcscf_ipv6_host=section.ipv6_host or None)
     sec_agree = select_sec_agree(status, resources, xfrm, section.esp_keys_file)
     service = PcscfService(settings_of(config), sec_agree,
                            resolver=StaticResolver(resolver_table(config)),

@@ -326,7 +326,7 @@ class IpsecSecAgree:
     # -- status ------------------------------------------------------------------------
     def sa_status(self) -> list[dict[str, Any]]:
         """Our SAs from the kernel, per UE (addresses, ports, SPIs, algorithms, counters)."""
-        return sa_rows(self.xfrm.list_sas(), MARKER, self.res.pcscf_host, time.time())
+        return sa_rows(self.xfrm.list_sas(), MARKER, self.res.pcscf_hosts, time.time())
 
     # -- internals ---------------------------------------------------------------------
     def _plain(self, req: Request) -> Response | None:

@@ -75,8 +75,12 @@ class EspKeysFile:
         tmp.replace(self.path)
 
 
-def _ue_of(sa: SaState, pcscf_host: str) -> str:
-    return sa.dst if sa.src == pcscf_host else sa.src
+def _ue_of(sa: SaState, ours: frozenset[str]) -> str:
+    return sa.dst if _canonical(sa.src) in ours else sa.src
+
+
+def _canonical(host: str) -> str:
+    return str(ipaddress.ip_address(host))
 
 
 def sa_row(sa: SaState, now_epoch: float) -> dict[str, Any]:
@@ -88,11 +92,12 @@ def sa_row(sa: SaState, now_epoch: float) -> dict[str, Any]:
             "bytes": sa.cur_bytes}
 
 
-def sa_rows(sas: Iterable[SaState], marker: ReqidRange, pcscf_host: str,
+def sa_rows(sas: Iterable[SaState], marker: ReqidRange, pcscf_hosts: Iterable[str],
             now_epoch: float) -> list[dict[str, Any]]:
     """Our SAs grouped per UE address: ``[{"ue": host, "sas": [row, ...]}]``."""
+    ours = frozenset(_canonical(host) for host in pcscf_hosts)
     per_ue: dict[str, list[dict[str, Any]]] = {}
     for sa in sas:
         if sa.reqid in marker:
-            per_ue.setdefault(_ue_of(sa, pcscf_host), []).append(sa_row(sa, now_epoch))
+            per_ue.setdefault(_ue_of(sa, ours), []).append(sa_row(sa, now_epoch))
     return [{"ue": ue, "sas": rows} for ue, rows in sorted(per_ue.items())]

@@ -430,6 +430,19 @@ class SecAgreeResources:
     """How long an unconfirmed SA set lives (TS 24.229 reg-await-auth, 128*T1 = 64 s, plus margin)."""
     expiry_grace: float = 30.0
     """Seconds an active SA set outlives its registration (TS 33.203 §7.1: SA lifetime)."""
+    pcscf_ipv6_host: str | None = None
+    """Our IPv6 address, for UEs on IPv6 (``pcscf_host`` is the IPv4 one)."""
+
+    @property
+    def pcscf_hosts(self) -> tuple[str, ...]:
+        """Every address of ours an SA may name."""
+        return (self.pcscf_host,) + ((self.pcscf_ipv6_host,) if self.pcscf_ipv6_host else ())
+
+    def local_host_for(self, ue_host: str) -> str:
+        """Our address of the UE's family (the SA's other end, TS 33.203 §7.1)."""
+        if ":" in ue_host and self.pcscf_ipv6_host:
+            return self.pcscf_ipv6_host
+        return self.pcscf_host
 
     @property
     def protected_ports(self) -> frozenset[int]:
@@ -456,7 +469,7 @@ class SecAgreeResources:
             for spi in spis:
                 self.spis.release(spi)
             raise
-        return build_plan(ue_host, self.pcscf_host, offer, spis[0], spis[1], ports, reqid,
+        return build_plan(ue_host, self.local_host_for(ue_host), offer, spis[0], spis[1], ports, reqid,
                           algorithms)
 
     def release(self, plan: XfrmPlan) -> None:

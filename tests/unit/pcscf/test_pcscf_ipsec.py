@@ -13,10 +13,12 @@ import pytest
 from pcscf_messages import UE, challenge, ok, register
 
 from ims.ipsec.xfrm import Direction, FakeXfrm, NetlinkXfrm, SaSpec, XfrmError, XfrmSpec
+from ims.runtime.config import load_config_text
 from ims.sip.events import Peer
 from ims.sip.headers.auth import remove_challenge_keys
 from ims.sip.message import Request, Response, build_request
 from pcscf import ipsec
+from pcscf.app import protected_specs
 from pcscf.ipsec_ops import EspKeysFile, esp_sa_line
 from pcscf.router import SecAgreeUnavailable
 from pcscf.secagree import ProtectedPortPool, SecAgreeResources
@@ -399,3 +401,30 @@ def test_whether_a_register_is_protected_never_depends_on_the_ues_port() -> None
     (new_set,) = [spec for spec in fake.applied.values()
                   if any(5101 in (sa.src_port, sa.dst_port) for sa in spec.sas)]
     assert 5001 in {sa.spi for sa in new_set.sas}  # the UE's new spi-c, from this REGISTER
+
+
+def test_an_ipv6_ue_gets_sas_with_our_ipv6_address() -> None:
+    res = SecAgreeResources(PCSCF, ProtectedPortPool(5100, 6100, 2),
+                            pcscf_ipv6_host="2001:db8::1")
+    fake = FakeXfrm()
+    sec = ipsec.IpsecSecAgree(res, fake, clock=Clock())
+    ue6 = Peer("udp", "2001:db8:a::7", 5062)
+    req = register(extra=(SEC_CLIENT, "Require: sec-agree", "Proxy-Require: sec-agree"))
+    assert sec.check_register(req, ue6) is None
+    resp = challenge()
+    sec.challenge(req, ue6, remove_challenge_keys(resp), resp)
+    (spec,) = fake.applied.values()
+    assert {(sa.src, sa.dst) for sa in spec.sas} == {
+        ("2001:db8:a::7", "2001:db8::1"), ("2001:db8::1", "2001:db8:a::7")}
+    rows = sec.sa_status()
+    assert [row["ue"] for row in rows] == ["2001:db8:a::7"]
+    assert res.local_host_for("10.45.0.2") == PCSCF
+
+
+def test_protected_listeners_on_both_addresses_both_transports() -> None:
+    config = load_config_text('[pcscf]\nipv6_host = "::1"\nipsec_pool_size = 2\n')
+    specs = protected_specs(config)
+    assert all(spec.protected for spec in specs)
+    assert sorted({(s.host, s.port) for s in specs}) == sorted(
+        (host, port) for host in ("127.0.0.1", "::1") for port in (5100, 5101, 6100, 6101))
+    assert {s.transport for s in specs} == {"udp", "tcp"} and len(specs) == 16
