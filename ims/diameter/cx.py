@@ -17,7 +17,8 @@ subclassing them with corrected ``avp_def`` tables (no AVP is hand-built):
   §6.1.8, §6.1.4 have them).
 
 ``read_<msg>`` accepts the library's own classes (what ``Message.from_bytes``
-returns) and re-reads their AVPs with the corrected tables.
+returns) and re-reads their AVPs with the corrected tables. Each command is
+one table of ``mapping.py`` rows (dataclass field, AVP, codec).
 """
 
 from __future__ import annotations
@@ -26,29 +27,27 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from diameter.message import Message, commands
+from diameter.message import commands
 from diameter.message import constants as c
 from diameter.message.avp import grouped as grp
 from diameter.message.avp.generator import AvpGenDef
 
-from .results import (
-    VENDOR_3GPP,
-    Answer,
-    ApplicationId,
-    AvpError,
-    Envelope,
-    enum_value,
-    fill_answer,
-    fill_request,
-    integer,
-    opt_integer,
-    opt_octets,
-    opt_text,
-    opt_utf8,
-    read_answer,
-    read_envelope,
-    text,
+from .mapping import (
+    INT,
+    OCTETS,
+    TEXT,
+    UTF8,
+    AnswerShape,
+    Avp,
+    RequestShape,
+    Shape,
+    Within,
+    enum,
+    first,
+    grouped,
+    seq,
 )
+from .results import VENDOR_3GPP, Answer, ApplicationId, Envelope
 
 
 # -- enumerations (TS 29.229 §6.3) ------------------------------------------
@@ -161,11 +160,6 @@ class CxServerAssignmentAnswer(commands.ServerAssignmentAnswer):  # type: ignore
     avp_def = _redefine(commands.ServerAssignmentAnswer.avp_def, _USER_NAME)
 
 
-def _as(cls: Any, msg: Message) -> Any:
-    """``msg`` re-read through the corrected class ``cls`` (itself if it already is one)."""
-    return msg if isinstance(msg, cls) else cls(msg.header, list(msg.avps))
-
-
 # -- shared grouped values --------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class ServerCapabilities:
@@ -186,58 +180,27 @@ class ChargingInformation:
     secondary_ccf: str | None = None
 
 
-def _put_capabilities(caps: ServerCapabilities | None) -> Any:
-    if caps is None:
-        return None
-    return grp.ServerCapabilities(mandatory_capability=list(caps.mandatory),
-                                  optional_capability=list(caps.optional),
-                                  server_name=list(caps.server_names))
-
-
-def _get_capabilities(grouped: Any) -> ServerCapabilities | None:
-    if grouped is None:
-        return None
-    return ServerCapabilities(
-        mandatory=tuple(integer(v, "Mandatory-Capability") for v in grouped.mandatory_capability),
-        optional=tuple(integer(v, "Optional-Capability") for v in grouped.optional_capability),
-        server_names=tuple(text(v, "Server-Name") for v in grouped.server_name),
-    )
-
-
-def _put_charging(info: ChargingInformation | None) -> Any:
-    if info is None:
-        return None
-    return grp.ChargingInformation(
-        primary_event_charging_function_name=info.primary_ecf,
-        secondary_event_charging_function_name=info.secondary_ecf,
-        primary_charging_collection_function_name=info.primary_ccf,
-        secondary_charging_collection_function_name=info.secondary_ccf,
-    )
-
-
-def _get_charging(grouped: Any) -> ChargingInformation | None:
-    if grouped is None:
-        return None
-    return ChargingInformation(
-        primary_ecf=opt_text(grouped.primary_event_charging_function_name),
-        secondary_ecf=opt_text(grouped.secondary_event_charging_function_name),
-        primary_ccf=opt_text(grouped.primary_charging_collection_function_name),
-        secondary_ccf=opt_text(grouped.secondary_charging_collection_function_name),
-    )
-
-
-def _put_identities(names: tuple[str, ...]) -> Any:
-    return grp.AssociatedIdentities(user_name=list(names)) if names else None
-
-
-def _get_identities(grouped: Any) -> tuple[str, ...]:
-    return () if grouped is None else tuple(text(v, "User-Name") for v in grouped.user_name)
-
-
-def _identities(value: Any) -> tuple[str, ...]:
-    """Public-Identity as a tuple, whether the library holds one value or a list."""
-    values = value if isinstance(value, list) else [] if value is None else [value]
-    return tuple(text(v, "Public-Identity") for v in values)
+_CAPABILITIES = Shape(
+    ServerCapabilities, grp.ServerCapabilities,
+    Avp("mandatory", "Mandatory-Capability", seq(INT), absent=()),
+    Avp("optional", "Optional-Capability", seq(INT), absent=()),
+    Avp("server_names", "Server-Name", seq(TEXT), absent=()),
+)
+_CHARGING = Shape(
+    ChargingInformation, grp.ChargingInformation,
+    Avp("primary_ecf", "Primary-Event-Charging-Function-Name", TEXT, absent=None),
+    Avp("secondary_ecf", "Secondary-Event-Charging-Function-Name", TEXT, absent=None),
+    Avp("primary_ccf", "Primary-Charging-Collection-Function-Name", TEXT, absent=None),
+    Avp("secondary_ccf", "Secondary-Charging-Collection-Function-Name", TEXT, absent=None),
+)
+_SERVER_CAPABILITIES = Avp("server_capabilities", "Server-Capabilities", grouped(_CAPABILITIES),
+                           absent=None)
+_CHARGING_INFORMATION = Avp("charging_information", "Charging-Information", grouped(_CHARGING),
+                            absent=None)
+_ASSOCIATED_IDENTITIES = Within(
+    "Associated-Identities", grp.AssociatedIdentities,
+    Avp("associated_identities", "User-Name", seq(TEXT), absent=()),
+)
 
 
 # -- UAR/UAA (TS 29.229 §6.1.1-§6.1.2) --------------------------------------
@@ -261,42 +224,21 @@ class Uaa:
     server_capabilities: ServerCapabilities | None = None
 
 
-def build_uar(uar: Uar) -> Message:
-    """Build a UAR from ``uar``."""
-    msg = fill_request(CxUserAuthorizationRequest(), ApplicationId.CX, uar.envelope)
-    msg.user_name = uar.user_name
-    msg.public_identity = uar.public_identity
-    msg.visited_network_identifier = uar.visited_network_identifier.encode()
-    msg.user_authorization_type = int(uar.authorization_type)
-    return msg
-
-
-def read_uar(msg: Message) -> Uar:
-    """Read a received UAR (absent User-Authorization-Type means REGISTRATION)."""
-    msg = _as(CxUserAuthorizationRequest, msg)
-    kind = msg.user_authorization_type
-    return Uar(
-        envelope=read_envelope(msg),
-        user_name=text(msg.user_name, "User-Name"),
-        public_identity=text(msg.public_identity, "Public-Identity"),
-        visited_network_identifier=text(msg.visited_network_identifier, "Visited-Network-Identifier"),
-        authorization_type=enum_value(UserAuthorizationType, 0 if kind is None else kind,
-                                      "User-Authorization-Type"),
-    )
-
-
-def build_uaa(request: Message, uaa: Uaa) -> Message:
-    """Build the UAA answering ``request``."""
-    msg = fill_answer(commands.UserAuthorizationAnswer(), request, uaa.answer)
-    msg.server_name = uaa.server_name
-    msg.server_capabilities = _put_capabilities(uaa.server_capabilities)
-    return msg
-
-
-def read_uaa(msg: Message) -> Uaa:
-    """Read a received UAA."""
-    return Uaa(read_answer(msg), opt_text(msg.server_name),
-               _get_capabilities(msg.server_capabilities))
+_UAR = RequestShape(
+    Uar, CxUserAuthorizationRequest, ApplicationId.CX,
+    Avp("user_name", "User-Name", TEXT),
+    Avp("public_identity", "Public-Identity", TEXT),
+    Avp("visited_network_identifier", "Visited-Network-Identifier", UTF8),
+    Avp("authorization_type", "User-Authorization-Type", enum(UserAuthorizationType),
+        absent=UserAuthorizationType.REGISTRATION),
+)
+_UAA = AnswerShape(
+    Uaa, commands.UserAuthorizationAnswer,
+    Avp("server_name", "Server-Name", TEXT, absent=None),
+    _SERVER_CAPABILITIES,
+)
+build_uar, read_uar = _UAR.build, _UAR.read
+build_uaa, read_uaa = _UAA.build, _UAA.read
 
 
 # -- MAR/MAA (TS 29.229 §6.1.7-§6.1.8) --------------------------------------
@@ -349,46 +291,23 @@ def resync_item(rand: bytes, auts: bytes) -> AuthDataItem:
     return AuthDataItem(AuthScheme.AKAV1_MD5, authorization=rand + auts)
 
 
-def _put_digest(digest: DigestAuthenticate | None) -> Any:
-    if digest is None:
-        return None
-    return grp.SipDigestAuthenticate(digest_realm=digest.realm, digest_ha1=digest.ha1,
-                                     digest_qop=digest.qop, digest_algorithm=digest.algorithm)
-
-
-def _get_digest(grouped: Any) -> DigestAuthenticate | None:
-    if grouped is None:
-        return None
-    return DigestAuthenticate(
-        realm=text(grouped.digest_realm, "Digest-Realm"),
-        ha1=text(grouped.digest_ha1, "Digest-HA1"),
-        qop=opt_text(grouped.digest_qop),
-        algorithm=opt_text(grouped.digest_algorithm),
-    )
-
-
-def _put_item(item: AuthDataItem) -> Any:
-    return CxSipAuthDataItem(
-        sip_item_number=item.item_number,
-        sip_authentication_scheme=str(item.scheme),
-        sip_authenticate=item.authenticate,
-        sip_authorization=item.authorization,
-        confidentiality_key=item.confidentiality_key,
-        integrity_key=item.integrity_key,
-        sip_digest_authenticate=_put_digest(item.digest),
-    )
-
-
-def _get_item(grouped: Any) -> AuthDataItem:
-    return AuthDataItem(
-        scheme=text(grouped.sip_authentication_scheme, "SIP-Authentication-Scheme"),
-        item_number=opt_integer(grouped.sip_item_number, "SIP-Item-Number"),
-        authenticate=opt_octets(grouped.sip_authenticate, "SIP-Authenticate"),
-        authorization=opt_octets(grouped.sip_authorization, "SIP-Authorization"),
-        confidentiality_key=opt_octets(grouped.confidentiality_key, "Confidentiality-Key"),
-        integrity_key=opt_octets(grouped.integrity_key, "Integrity-Key"),
-        digest=_get_digest(grouped.sip_digest_authenticate),
-    )
+_DIGEST = Shape(
+    DigestAuthenticate, grp.SipDigestAuthenticate,
+    Avp("realm", "Digest-Realm", TEXT),
+    Avp("ha1", "Digest-HA1", TEXT),
+    Avp("qop", "Digest-QoP", TEXT, absent=None),
+    Avp("algorithm", "Digest-Algorithm", TEXT, absent=None),
+)
+_AUTH_ITEM = Shape(
+    AuthDataItem, CxSipAuthDataItem,
+    Avp("scheme", "SIP-Authentication-Scheme", TEXT),
+    Avp("item_number", "SIP-Item-Number", INT, absent=None),
+    Avp("authenticate", "SIP-Authenticate", OCTETS, absent=None),
+    Avp("authorization", "SIP-Authorization", OCTETS, absent=None),
+    Avp("confidentiality_key", "Confidentiality-Key", OCTETS, absent=None),
+    Avp("integrity_key", "Integrity-Key", OCTETS, absent=None),
+    Avp("digest", "SIP-Digest-Authenticate", grouped(_DIGEST), absent=None),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,55 +333,23 @@ class Maa:
     auth_items: tuple[AuthDataItem, ...] = ()
 
 
-def build_mar(mar: Mar) -> Message:
-    """Build an MAR from ``mar``."""
-    msg = fill_request(CxMultimediaAuthRequest(), ApplicationId.CX, mar.envelope)
-    msg.user_name = mar.user_name
-    msg.public_identity = [mar.public_identity]
-    msg.server_name = mar.server_name
-    msg.sip_number_auth_items = mar.number_auth_items
-    msg.sip_auth_data_item = _put_item(mar.auth_data)
-    return msg
-
-
-def read_mar(msg: Message) -> Mar:
-    """Read a received MAR."""
-    msg = _as(CxMultimediaAuthRequest, msg)
-    identities = _identities(msg.public_identity)
-    if not identities:
-        raise AvpError("Public-Identity")
-    if msg.sip_auth_data_item is None:
-        raise AvpError("SIP-Auth-Data-Item")
-    return Mar(
-        envelope=read_envelope(msg),
-        user_name=text(msg.user_name, "User-Name"),
-        public_identity=identities[0],
-        server_name=text(msg.server_name, "Server-Name"),
-        auth_data=_get_item(msg.sip_auth_data_item),
-        number_auth_items=integer(msg.sip_number_auth_items, "SIP-Number-Auth-Items"),
-    )
-
-
-def build_maa(request: Message, maa: Maa) -> Message:
-    """Build the MAA answering ``request``."""
-    msg = fill_answer(CxMultimediaAuthAnswer(), request, maa.answer)
-    msg.user_name = maa.user_name
-    msg.public_identity = maa.public_identity
-    msg.sip_number_auth_items = maa.number_auth_items
-    msg.sip_auth_data_item = [_put_item(item) for item in maa.auth_items]
-    return msg
-
-
-def read_maa(msg: Message) -> Maa:
-    """Read a received MAA."""
-    msg = _as(CxMultimediaAuthAnswer, msg)
-    return Maa(
-        answer=read_answer(msg),
-        user_name=opt_text(msg.user_name),
-        public_identity=opt_text(msg.public_identity),
-        number_auth_items=opt_integer(msg.sip_number_auth_items, "SIP-Number-Auth-Items"),
-        auth_items=tuple(_get_item(g) for g in msg.sip_auth_data_item),
-    )
+_MAR = RequestShape(
+    Mar, CxMultimediaAuthRequest, ApplicationId.CX,
+    Avp("user_name", "User-Name", TEXT),
+    Avp("public_identity", "Public-Identity", first(TEXT)),
+    Avp("server_name", "Server-Name", TEXT),
+    Avp("auth_data", "SIP-Auth-Data-Item", grouped(_AUTH_ITEM)),
+    Avp("number_auth_items", "SIP-Number-Auth-Items", INT),
+)
+_MAA = AnswerShape(
+    Maa, CxMultimediaAuthAnswer,
+    Avp("user_name", "User-Name", TEXT, absent=None),
+    Avp("public_identity", "Public-Identity", TEXT, absent=None),
+    Avp("number_auth_items", "SIP-Number-Auth-Items", INT, absent=None),
+    Avp("auth_items", "SIP-Auth-Data-Item", seq(grouped(_AUTH_ITEM)), absent=()),
+)
+build_mar, read_mar = _MAR.build, _MAR.read
+build_maa, read_maa = _MAA.build, _MAA.read
 
 
 # -- SAR/SAA (TS 29.229 §6.1.3-§6.1.4) --------------------------------------
@@ -491,52 +378,24 @@ class Saa:
     associated_identities: tuple[str, ...] = ()
 
 
-def build_sar(sar: Sar) -> Message:
-    """Build an SAR from ``sar``."""
-    msg = fill_request(commands.ServerAssignmentRequest(), ApplicationId.CX, sar.envelope)
-    msg.user_name = sar.user_name
-    msg.public_identity = list(sar.public_identities)
-    msg.server_name = sar.server_name
-    msg.server_assignment_type = int(sar.assignment_type)
-    msg.user_data_already_available = int(sar.user_data_already_available)
-    return msg
-
-
-def read_sar(msg: Message) -> Sar:
-    """Read a received SAR."""
-    return Sar(
-        envelope=read_envelope(msg),
-        server_name=text(msg.server_name, "Server-Name"),
-        assignment_type=enum_value(ServerAssignmentType, msg.server_assignment_type,
-                                   "Server-Assignment-Type"),
-        public_identities=_identities(msg.public_identity),
-        user_name=opt_text(msg.user_name),
-        user_data_already_available=enum_value(
-            UserDataAlreadyAvailable, msg.user_data_already_available,
-            "User-Data-Already-Available"),
-    )
-
-
-def build_saa(request: Message, saa: Saa) -> Message:
-    """Build the SAA answering ``request``."""
-    msg = fill_answer(CxServerAssignmentAnswer(), request, saa.answer)
-    msg.user_name = saa.user_name
-    msg.user_data = None if saa.user_data is None else saa.user_data.encode()
-    msg.charging_information = _put_charging(saa.charging_information)
-    msg.associated_identities = _put_identities(saa.associated_identities)
-    return msg
-
-
-def read_saa(msg: Message) -> Saa:
-    """Read a received SAA."""
-    msg = _as(CxServerAssignmentAnswer, msg)
-    return Saa(
-        answer=read_answer(msg),
-        user_name=opt_text(msg.user_name),
-        user_data=opt_utf8(msg.user_data, "User-Data"),
-        charging_information=_get_charging(msg.charging_information),
-        associated_identities=_get_identities(msg.associated_identities),
-    )
+_SAR = RequestShape(
+    Sar, commands.ServerAssignmentRequest, ApplicationId.CX,
+    Avp("user_name", "User-Name", TEXT, absent=None),
+    Avp("public_identities", "Public-Identity", seq(TEXT), absent=()),
+    Avp("server_name", "Server-Name", TEXT),
+    Avp("assignment_type", "Server-Assignment-Type", enum(ServerAssignmentType)),
+    Avp("user_data_already_available", "User-Data-Already-Available",
+        enum(UserDataAlreadyAvailable)),
+)
+_SAA = AnswerShape(
+    Saa, CxServerAssignmentAnswer,
+    Avp("user_name", "User-Name", TEXT, absent=None),
+    Avp("user_data", "User-Data", UTF8, absent=None),
+    _CHARGING_INFORMATION,
+    _ASSOCIATED_IDENTITIES,
+)
+build_sar, read_sar = _SAR.build, _SAR.read
+build_saa, read_saa = _SAA.build, _SAA.read
 
 
 # -- LIR/LIA (TS 29.229 §6.1.5-§6.1.6) --------------------------------------
@@ -557,30 +416,17 @@ class Lia:
     server_capabilities: ServerCapabilities | None = None
 
 
-def build_lir(lir: Lir) -> Message:
-    """Build an LIR from ``lir``."""
-    msg = fill_request(commands.LocationInfoRequest(), ApplicationId.CX, lir.envelope)
-    msg.public_identity = lir.public_identity
-    return msg
-
-
-def read_lir(msg: Message) -> Lir:
-    """Read a received LIR."""
-    return Lir(read_envelope(msg), text(msg.public_identity, "Public-Identity"))
-
-
-def build_lia(request: Message, lia: Lia) -> Message:
-    """Build the LIA answering ``request``."""
-    msg = fill_answer(commands.LocationInfoAnswer(), request, lia.answer)
-    msg.server_name = lia.server_name
-    msg.server_capabilities = _put_capabilities(lia.server_capabilities)
-    return msg
-
-
-def read_lia(msg: Message) -> Lia:
-    """Read a received LIA."""
-    return Lia(read_answer(msg), opt_text(msg.server_name),
-               _get_capabilities(msg.server_capabilities))
+_LIR = RequestShape(
+    Lir, commands.LocationInfoRequest, ApplicationId.CX,
+    Avp("public_identity", "Public-Identity", TEXT),
+)
+_LIA = AnswerShape(
+    Lia, commands.LocationInfoAnswer,
+    Avp("server_name", "Server-Name", TEXT, absent=None),
+    _SERVER_CAPABILITIES,
+)
+build_lir, read_lir = _LIR.build, _LIR.read
+build_lia, read_lia = _LIA.build, _LIA.read
 
 
 # -- RTR/RTA (TS 29.229 §6.1.9-§6.1.10) -------------------------------------
@@ -604,42 +450,19 @@ class Rta:
     associated_identities: tuple[str, ...] = ()
 
 
-def build_rtr(rtr: Rtr) -> Message:
-    """Build an RTR from ``rtr`` (its envelope needs a Destination-Host)."""
-    msg = fill_request(commands.RegistrationTerminationRequest(), ApplicationId.CX, rtr.envelope)
-    msg.user_name = rtr.user_name
-    msg.deregistration_reason = grp.DeregistrationReason(reason_code=int(rtr.reason),
-                                                     reason_info=rtr.reason_info)
-    msg.public_identity = list(rtr.public_identities)
-    msg.associated_identities = _put_identities(rtr.associated_identities)
-    return msg
-
-
-def read_rtr(msg: Message) -> Rtr:
-    """Read a received RTR."""
-    reason = msg.deregistration_reason
-    if reason is None:
-        raise AvpError("Deregistration-Reason")
-    return Rtr(
-        envelope=read_envelope(msg),
-        user_name=text(msg.user_name, "User-Name"),
-        reason=enum_value(ReasonCode, reason.reason_code, "Reason-Code"),
-        reason_info=opt_text(reason.reason_info),
-        public_identities=_identities(msg.public_identity),
-        associated_identities=_get_identities(msg.associated_identities),
-    )
-
-
-def build_rta(request: Message, rta: Rta) -> Message:
-    """Build the RTA answering ``request``."""
-    msg = fill_answer(commands.RegistrationTerminationAnswer(), request, rta.answer)
-    msg.associated_identities = _put_identities(rta.associated_identities)
-    return msg
-
-
-def read_rta(msg: Message) -> Rta:
-    """Read a received RTA."""
-    return Rta(read_answer(msg), _get_identities(msg.associated_identities))
+_RTR = RequestShape(
+    Rtr, commands.RegistrationTerminationRequest, ApplicationId.CX,
+    Avp("user_name", "User-Name", TEXT),
+    Within("Deregistration-Reason", grp.DeregistrationReason,
+           Avp("reason", "Reason-Code", enum(ReasonCode)),
+           Avp("reason_info", "Reason-Info", TEXT, absent=None),
+           required=True),
+    Avp("public_identities", "Public-Identity", seq(TEXT), absent=()),
+    _ASSOCIATED_IDENTITIES,
+)
+_RTA = AnswerShape(Rta, commands.RegistrationTerminationAnswer, _ASSOCIATED_IDENTITIES)
+build_rtr, read_rtr = _RTR.build, _RTR.read
+build_rta, read_rta = _RTA.build, _RTA.read
 
 
 # -- PPR/PPA (TS 29.229 §6.1.11-§6.1.12) ------------------------------------
@@ -660,31 +483,12 @@ class Ppa:
     answer: Answer
 
 
-def build_ppr(ppr: Ppr) -> Message:
-    """Build a PPR from ``ppr`` (its envelope needs a Destination-Host)."""
-    msg = fill_request(commands.PushProfileRequest(), ApplicationId.CX, ppr.envelope)
-    msg.user_name = ppr.user_name
-    msg.user_data = None if ppr.user_data is None else ppr.user_data.encode()
-    msg.charging_information = _put_charging(ppr.charging_information)
-    return msg
-
-
-def read_ppr(msg: Message) -> Ppr:
-    """Read a received PPR."""
-    msg = msg
-    return Ppr(
-        envelope=read_envelope(msg),
-        user_name=text(msg.user_name, "User-Name"),
-        user_data=opt_utf8(msg.user_data, "User-Data"),
-        charging_information=_get_charging(msg.charging_information),
-    )
-
-
-def build_ppa(request: Message, ppa: Ppa) -> Message:
-    """Build the PPA answering ``request``."""
-    return fill_answer(commands.PushProfileAnswer(), request, ppa.answer)
-
-
-def read_ppa(msg: Message) -> Ppa:
-    """Read a received PPA."""
-    return Ppa(read_answer(msg))
+_PPR = RequestShape(
+    Ppr, commands.PushProfileRequest, ApplicationId.CX,
+    Avp("user_name", "User-Name", TEXT),
+    Avp("user_data", "User-Data", UTF8, absent=None),
+    _CHARGING_INFORMATION,
+)
+_PPA = AnswerShape(Ppa, commands.PushProfileAnswer)
+build_ppr, read_ppr = _PPR.build, _PPR.read
+build_ppa, read_ppa = _PPA.build, _PPA.read

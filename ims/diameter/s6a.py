@@ -8,41 +8,39 @@ identifiers) plus an ``Answer`` envelope (``results.py``); S6a errors go in
 Experimental-Result with ``S6aExperimentalResult`` codes (TS 29.272 §7.4).
 
 python-diameter's S6a command and grouped classes carry the right AVP codes,
-so they are used as they are. Its EPS-Subscribed-QoS-Profile defaults
-Allocation-Retention-Priority to the class itself, not None; the reader
-treats that as absent.
+so they are used as they are; each command is one table of ``mapping.py``
+rows (dataclass field, AVP, codec). The library's EPS-Subscribed-QoS-Profile
+defaults Allocation-Retention-Priority to the class itself, not None; the
+mapping reads that as absent.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
-from typing import Any, TypeVar
+from typing import Any
 
-from diameter.message import Message, commands
+from diameter.message import commands
 from diameter.message.avp import grouped as grp
 
-from .results import (
-    Answer,
-    ApplicationId,
-    AvpError,
-    Envelope,
-    decode_tbcd,
-    encode_tbcd,
-    enum_value,
-    fill_answer,
-    fill_request,
-    integer,
-    octets,
-    opt_enum_value,
-    opt_integer,
-    opt_octets,
-    read_answer,
-    read_envelope,
-    text,
+from .mapping import (
+    INT,
+    OCTETS,
+    TBCD,
+    TEXT,
+    AnswerShape,
+    Avp,
+    Codec,
+    RequestShape,
+    Shape,
+    Within,
+    enum,
+    flags,
+    grouped,
+    seq,
 )
+from .results import Answer, ApplicationId, Envelope
 
-F = TypeVar("F", bound=IntFlag)
 
 # -- enumerations and flags -------------------------------------------------
 class RatType(IntEnum):
@@ -169,15 +167,6 @@ class PuaFlags(IntFlag):
     FREEZE_P_TMSI = 1 << 1
 
 
-def _flags(kind: type[F], value: Any, avp: str) -> F | None:
-    number = opt_integer(value, avp)
-    return None if number is None else kind(number)
-
-
-def _put_flags(flags: IntFlag | None) -> int | None:
-    return None if flags is None else int(flags)
-
-
 # -- AIR/AIA (TS 29.272 §7.2.5-§7.2.6) --------------------------------------
 @dataclass(frozen=True, slots=True)
 class Air:
@@ -213,69 +202,35 @@ class Aia:
     vectors: tuple[EutranVector, ...] = ()
 
 
-def build_air(air: Air) -> Message:
-    """Build an AIR from ``air``."""
-    msg = fill_request(commands.AuthenticationInformationRequest(), ApplicationId.S6A,
-                       air.envelope)
-    msg.user_name = air.user_name
-    msg.visited_plmn_id = air.visited_plmn_id
-    msg.requested_eutran_authentication_info = grp.RequestedEutranAuthenticationInfo(
-        number_of_requested_vectors=air.number_of_vectors,
-        immediate_response_preferred=1 if air.immediate_response_preferred else None,
-        re_synchronization_info=air.resync_info,
-    )
-    return msg
+#: Immediate-Response-Preferred (TS 29.272 §7.3.114): present (any value) or absent.
+_PRESENT = Codec(lambda preferred: 1 if preferred else None, lambda _value, _avp: True)
 
-
-def read_air(msg: Message) -> Air:
-    """Read a received AIR.
-
-    Raises:
-        AvpError: a mandatory AVP, or Requested-EUTRAN-Authentication-Info, is missing.
-    """
-    info = msg.requested_eutran_authentication_info
-    if info is None:
-        raise AvpError("Requested-EUTRAN-Authentication-Info")
-    wanted = opt_integer(info.number_of_requested_vectors, "Number-Of-Requested-Vectors")
-    return Air(
-        envelope=read_envelope(msg),
-        user_name=text(msg.user_name, "User-Name"),
-        visited_plmn_id=octets(msg.visited_plmn_id, "Visited-PLMN-Id"),
-        number_of_vectors=1 if wanted is None else wanted,
-        immediate_response_preferred=info.immediate_response_preferred is not None,
-        resync_info=opt_octets(info.re_synchronization_info, "Re-Synchronization-Info"),
-    )
-
-
-def _put_vector(vector: EutranVector) -> Any:
-    return grp.EUtranVector(item_number=vector.item_number, rand=vector.rand, xres=vector.xres,
-                            autn=vector.autn, kasme=vector.kasme)
-
-
-def _get_vector(grouped: Any) -> EutranVector:
-    return EutranVector(
-        rand=octets(grouped.rand, "RAND"),
-        xres=octets(grouped.xres, "XRES"),
-        autn=octets(grouped.autn, "AUTN"),
-        kasme=octets(grouped.kasme, "KASME"),
-        item_number=opt_integer(grouped.item_number, "Item-Number"),
-    )
-
-
-def build_aia(request: Message, aia: Aia) -> Message:
-    """Build the AIA answering ``request`` (no Authentication-Info without vectors)."""
-    msg = fill_answer(commands.AuthenticationInformationAnswer(), request, aia.answer)
-    if aia.vectors:
-        msg.authentication_info = grp.AuthenticationInfo(
-            e_utran_vector=[_put_vector(v) for v in aia.vectors])
-    return msg
-
-
-def read_aia(msg: Message) -> Aia:
-    """Read a received AIA."""
-    info = msg.authentication_info
-    vectors = () if info is None else tuple(_get_vector(v) for v in info.e_utran_vector)
-    return Aia(read_answer(msg), vectors)
+_VECTOR = Shape(
+    EutranVector, grp.EUtranVector,
+    Avp("item_number", "Item-Number", INT, absent=None),
+    Avp("rand", "RAND", OCTETS),
+    Avp("xres", "XRES", OCTETS),
+    Avp("autn", "AUTN", OCTETS),
+    Avp("kasme", "KASME", OCTETS),
+)
+_AIR = RequestShape(
+    Air, commands.AuthenticationInformationRequest, ApplicationId.S6A,
+    Avp("user_name", "User-Name", TEXT),
+    Avp("visited_plmn_id", "Visited-PLMN-Id", OCTETS),
+    Within("Requested-EUTRAN-Authentication-Info", grp.RequestedEutranAuthenticationInfo,
+           Avp("number_of_vectors", "Number-Of-Requested-Vectors", INT, absent=1),
+           Avp("immediate_response_preferred", "Immediate-Response-Preferred", _PRESENT,
+               absent=False),
+           Avp("resync_info", "Re-Synchronization-Info", OCTETS, absent=None),
+           required=True),
+)
+_AIA = AnswerShape(
+    Aia, commands.AuthenticationInformationAnswer,
+    Within("Authentication-Info", grp.AuthenticationInfo,
+           Avp("vectors", "E-UTRAN-Vector", seq(grouped(_VECTOR)), absent=())),
+)
+build_air, read_air = _AIR.build, _AIR.read
+build_aia, read_aia = _AIA.build, _AIA.read
 
 
 # -- Subscription-Data (TS 29.272 §7.3.2) -----------------------------------
@@ -338,121 +293,58 @@ class SubscriptionData:
     apn_profile: ApnProfile | None = None
 
 
-def _put_ambr(ambr: Ambr | None) -> Any:
-    if ambr is None:
-        return None
-    return grp.Ambr(max_requested_bandwidth_ul=ambr.max_requested_bandwidth_ul,
-                    max_requested_bandwidth_dl=ambr.max_requested_bandwidth_dl)
-
-
-def _get_ambr(grouped: Any) -> Ambr | None:
-    if grouped is None:
-        return None
-    return Ambr(integer(grouped.max_requested_bandwidth_ul, "Max-Requested-Bandwidth-UL"),
-                integer(grouped.max_requested_bandwidth_dl, "Max-Requested-Bandwidth-DL"))
-
-
-def _put_qos(qos: EpsQos) -> Any:
-    arp = grp.AllocationRetentionPriority(
-        priority_level=qos.arp.priority_level,
-        pre_emption_capability=int(qos.arp.pre_emption_capability),
-        pre_emption_vulnerability=int(qos.arp.pre_emption_vulnerability),
-    )
-    return grp.EpsSubscribedQosProfile(qos_class_identifier=qos.qci,
-                                       allocation_retention_priority=arp)
-
-
-def _get_qos(grouped: Any) -> EpsQos:
-    arp = None if grouped is None else grouped.allocation_retention_priority
-    if arp is None or isinstance(arp, type):
-        raise AvpError("Allocation-Retention-Priority")
-    capability = arp.pre_emption_capability
-    vulnerability = arp.pre_emption_vulnerability
-    return EpsQos(
-        qci=integer(grouped.qos_class_identifier, "QoS-Class-Identifier"),
-        arp=Arp(
-            priority_level=integer(arp.priority_level, "Priority-Level"),
-            pre_emption_capability=enum_value(
-                PreEmptionCapability, 1 if capability is None else capability,
-                "Pre-emption-Capability"),
-            pre_emption_vulnerability=enum_value(
-                PreEmptionVulnerability, 0 if vulnerability is None else vulnerability,
-                "Pre-emption-Vulnerability"),
-        ),
-    )
-
-
-def _put_apn(apn: ApnConfiguration) -> Any:
-    return grp.ApnConfiguration(
-        context_identifier=apn.context_identifier,
-        pdn_type=int(apn.pdn_type),
-        service_selection=apn.apn,
-        eps_subscribed_qos_profile=_put_qos(apn.qos),
-        ambr=_put_ambr(apn.ambr),
-    )
-
-
-def _get_apn(grouped: Any) -> ApnConfiguration:
-    return ApnConfiguration(
-        context_identifier=integer(grouped.context_identifier, "Context-Identifier"),
-        apn=text(grouped.service_selection, "Service-Selection"),
-        pdn_type=enum_value(PdnType, grouped.pdn_type, "PDN-Type"),
-        qos=_get_qos(grouped.eps_subscribed_qos_profile),
-        ambr=_get_ambr(grouped.ambr),
-    )
-
-
-def _put_profile(profile: ApnProfile | None) -> Any:
-    if profile is None:
-        return None
-    return grp.ApnConfigurationProfile(
-        context_identifier=profile.context_identifier,
-        all_apn_configurations_included_indicator=int(profile.all_included),
-        apn_configuration=[_put_apn(apn) for apn in profile.configurations],
-    )
-
-
-def _get_profile(grouped: Any) -> ApnProfile | None:
-    if grouped is None:
-        return None
-    return ApnProfile(
-        context_identifier=integer(grouped.context_identifier, "Context-Identifier"),
-        configurations=tuple(_get_apn(apn) for apn in grouped.apn_configuration),
-        all_included=enum_value(AllApnConfigurationsIncluded,
-                                grouped.all_apn_configurations_included_indicator,
-                                "All-APN-Configurations-Included-Indicator"),
-    )
+_AMBR = Avp("ambr", "AMBR", grouped(Shape(
+    Ambr, grp.Ambr,
+    Avp("max_requested_bandwidth_ul", "Max-Requested-Bandwidth-UL", INT),
+    Avp("max_requested_bandwidth_dl", "Max-Requested-Bandwidth-DL", INT),
+)), absent=None)
+_ARP = Shape(
+    Arp, grp.AllocationRetentionPriority,
+    Avp("priority_level", "Priority-Level", INT),
+    Avp("pre_emption_capability", "Pre-emption-Capability", enum(PreEmptionCapability),
+        absent=PreEmptionCapability.DISABLED),
+    Avp("pre_emption_vulnerability", "Pre-emption-Vulnerability", enum(PreEmptionVulnerability),
+        absent=PreEmptionVulnerability.ENABLED),
+)
+_QOS = Shape(
+    EpsQos, grp.EpsSubscribedQosProfile,
+    Avp("qci", "QoS-Class-Identifier", INT),
+    Avp("arp", "Allocation-Retention-Priority", grouped(_ARP)),
+)
+_APN = Shape(
+    ApnConfiguration, grp.ApnConfiguration,
+    Avp("context_identifier", "Context-Identifier", INT),
+    Avp("apn", "Service-Selection", TEXT),
+    Avp("pdn_type", "PDN-Type", enum(PdnType)),
+    Avp("qos", "EPS-Subscribed-QoS-Profile", grouped(_QOS)),
+    _AMBR,
+)
+_PROFILE = Shape(
+    ApnProfile, grp.ApnConfigurationProfile,
+    Avp("context_identifier", "Context-Identifier", INT),
+    Avp("configurations", "APN-Configuration", seq(grouped(_APN)), absent=()),
+    Avp("all_included", "All-APN-Configurations-Included-Indicator",
+        enum(AllApnConfigurationsIncluded)),
+)
+_SUBSCRIPTION = Shape(
+    SubscriptionData, grp.SubscriptionData,
+    Avp("msisdn", "MSISDN", TBCD, absent=None),
+    Avp("subscriber_status", "Subscriber-Status", enum(SubscriberStatus), absent=None),
+    Avp("network_access_mode", "Network-Access-Mode", enum(NetworkAccessMode), absent=None),
+    Avp("access_restriction_data", "Access-Restriction-Data", INT, absent=None),
+    _AMBR,
+    Avp("apn_profile", "APN-Configuration-Profile", grouped(_PROFILE), absent=None),
+)
 
 
 def put_subscription(data: SubscriptionData) -> Any:
     """The library's Subscription-Data grouped value for ``data``."""
-    return grp.SubscriptionData(
-        msisdn=None if data.msisdn is None else encode_tbcd(data.msisdn),
-        subscriber_status=None if data.subscriber_status is None else int(data.subscriber_status),
-        network_access_mode=(None if data.network_access_mode is None
-                             else int(data.network_access_mode)),
-        access_restriction_data=data.access_restriction_data,
-        ambr=_put_ambr(data.ambr),
-        apn_configuration_profile=_put_profile(data.apn_profile),
-    )
+    return _SUBSCRIPTION.put(grp.SubscriptionData(), data)
 
 
-def get_subscription(grouped: Any) -> SubscriptionData | None:
+def get_subscription(group: Any) -> SubscriptionData | None:
     """Read a received Subscription-Data grouped value (None when absent)."""
-    if grouped is None:
-        return None
-    msisdn = opt_octets(grouped.msisdn, "MSISDN")
-    return SubscriptionData(
-        msisdn=None if msisdn is None else decode_tbcd(msisdn),
-        subscriber_status=opt_enum_value(SubscriberStatus, grouped.subscriber_status,
-                                         "Subscriber-Status"),
-        network_access_mode=opt_enum_value(NetworkAccessMode, grouped.network_access_mode,
-                                           "Network-Access-Mode"),
-        access_restriction_data=opt_integer(grouped.access_restriction_data,
-                                            "Access-Restriction-Data"),
-        ambr=_get_ambr(grouped.ambr),
-        apn_profile=_get_profile(grouped.apn_configuration_profile),
-    )
+    return None if group is None else _SUBSCRIPTION.get(group)
 
 
 # -- ULR/ULA (TS 29.272 §7.2.3-§7.2.4) --------------------------------------
@@ -476,37 +368,20 @@ class Ula:
     subscription: SubscriptionData | None = None
 
 
-def build_ulr(ulr: Ulr) -> Message:
-    """Build a ULR from ``ulr``."""
-    msg = fill_request(commands.UpdateLocationRequest(), ApplicationId.S6A, ulr.envelope)
-    msg.user_name = ulr.user_name
-    msg.visited_plmn_id = ulr.visited_plmn_id
-    msg.rat_type = int(ulr.rat_type)
-    msg.ulr_flags = int(ulr.flags)
-    return msg
-
-
-def read_ulr(msg: Message) -> Ulr:
-    """Read a received ULR."""
-    return Ulr(read_envelope(msg), text(msg.user_name, "User-Name"),
-               octets(msg.visited_plmn_id, "Visited-PLMN-Id"),
-               enum_value(RatType, msg.rat_type, "RAT-Type"),
-               UlrFlags(integer(msg.ulr_flags, "ULR-Flags")))
-
-
-def build_ula(request: Message, ula: Ula) -> Message:
-    """Build the ULA answering ``request``."""
-    msg = fill_answer(commands.UpdateLocationAnswer(), request, ula.answer)
-    msg.ula_flags = _put_flags(ula.flags)
-    if ula.subscription is not None:
-        msg.subscription_data = put_subscription(ula.subscription)
-    return msg
-
-
-def read_ula(msg: Message) -> Ula:
-    """Read a received ULA."""
-    return Ula(read_answer(msg), _flags(UlaFlags, msg.ula_flags, "ULA-Flags"),
-               get_subscription(msg.subscription_data))
+_ULR = RequestShape(
+    Ulr, commands.UpdateLocationRequest, ApplicationId.S6A,
+    Avp("user_name", "User-Name", TEXT),
+    Avp("visited_plmn_id", "Visited-PLMN-Id", OCTETS),
+    Avp("rat_type", "RAT-Type", enum(RatType)),
+    Avp("flags", "ULR-Flags", flags(UlrFlags)),
+)
+_ULA = AnswerShape(
+    Ula, commands.UpdateLocationAnswer,
+    Avp("flags", "ULA-Flags", flags(UlaFlags), absent=None),
+    Avp("subscription", "Subscription-Data", grouped(_SUBSCRIPTION), absent=None),
+)
+build_ulr, read_ulr = _ULR.build, _ULR.read
+build_ula, read_ula = _ULA.build, _ULA.read
 
 
 # -- CLR/CLA (TS 29.272 §7.2.7-§7.2.8) --------------------------------------
@@ -527,30 +402,15 @@ class Cla:
     answer: Answer
 
 
-def build_clr(clr: Clr) -> Message:
-    """Build a CLR from ``clr`` (its envelope needs a Destination-Host)."""
-    msg = fill_request(commands.CancelLocationRequest(), ApplicationId.S6A, clr.envelope)
-    msg.user_name = clr.user_name
-    msg.cancellation_type = int(clr.cancellation_type)
-    msg.clr_flags = _put_flags(clr.flags)
-    return msg
-
-
-def read_clr(msg: Message) -> Clr:
-    """Read a received CLR."""
-    return Clr(read_envelope(msg), text(msg.user_name, "User-Name"),
-               enum_value(CancellationType, msg.cancellation_type, "Cancellation-Type"),
-               _flags(ClrFlags, msg.clr_flags, "CLR-Flags"))
-
-
-def build_cla(request: Message, cla: Cla) -> Message:
-    """Build the CLA answering ``request``."""
-    return fill_answer(commands.CancelLocationAnswer(), request, cla.answer)
-
-
-def read_cla(msg: Message) -> Cla:
-    """Read a received CLA."""
-    return Cla(read_answer(msg))
+_CLR = RequestShape(
+    Clr, commands.CancelLocationRequest, ApplicationId.S6A,
+    Avp("user_name", "User-Name", TEXT),
+    Avp("cancellation_type", "Cancellation-Type", enum(CancellationType)),
+    Avp("flags", "CLR-Flags", flags(ClrFlags), absent=None),
+)
+_CLA = AnswerShape(Cla, commands.CancelLocationAnswer)
+build_clr, read_clr = _CLR.build, _CLR.read
+build_cla, read_cla = _CLA.build, _CLA.read
 
 
 # -- IDR/IDA (TS 29.272 §7.2.9-§7.2.10) -------------------------------------
@@ -571,32 +431,15 @@ class Ida:
     answer: Answer
 
 
-def build_idr(idr: Idr) -> Message:
-    """Build an IDR from ``idr`` (its envelope needs a Destination-Host)."""
-    msg = fill_request(commands.InsertSubscriberDataRequest(), ApplicationId.S6A, idr.envelope)
-    msg.user_name = idr.user_name
-    msg.subscription_data = put_subscription(idr.subscription)
-    msg.idr_flags = _put_flags(idr.flags)
-    return msg
-
-
-def read_idr(msg: Message) -> Idr:
-    """Read a received IDR."""
-    subscription = get_subscription(msg.subscription_data)
-    if subscription is None:
-        raise AvpError("Subscription-Data")
-    return Idr(read_envelope(msg), text(msg.user_name, "User-Name"), subscription,
-               _flags(IdrFlags, msg.idr_flags, "IDR-Flags"))
-
-
-def build_ida(request: Message, ida: Ida) -> Message:
-    """Build the IDA answering ``request``."""
-    return fill_answer(commands.InsertSubscriberDataAnswer(), request, ida.answer)
-
-
-def read_ida(msg: Message) -> Ida:
-    """Read a received IDA."""
-    return Ida(read_answer(msg))
+_IDR = RequestShape(
+    Idr, commands.InsertSubscriberDataRequest, ApplicationId.S6A,
+    Avp("user_name", "User-Name", TEXT),
+    Avp("subscription", "Subscription-Data", grouped(_SUBSCRIPTION)),
+    Avp("flags", "IDR-Flags", flags(IdrFlags), absent=None),
+)
+_IDA = AnswerShape(Ida, commands.InsertSubscriberDataAnswer)
+build_idr, read_idr = _IDR.build, _IDR.read
+build_ida, read_ida = _IDA.build, _IDA.read
 
 
 # -- DSR/DSA (TS 29.272 §7.2.11-§7.2.12) ------------------------------------
@@ -617,30 +460,15 @@ class Dsa:
     answer: Answer
 
 
-def build_dsr(dsr: Dsr) -> Message:
-    """Build a DSR from ``dsr`` (its envelope needs a Destination-Host)."""
-    msg = fill_request(commands.DeleteSubscriberDataRequest(), ApplicationId.S6A, dsr.envelope)
-    msg.user_name = dsr.user_name
-    msg.dsr_flags = int(dsr.flags)
-    msg.context_identifier = list(dsr.context_identifiers)
-    return msg
-
-
-def read_dsr(msg: Message) -> Dsr:
-    """Read a received DSR."""
-    contexts = tuple(integer(v, "Context-Identifier") for v in msg.context_identifier)
-    return Dsr(read_envelope(msg), text(msg.user_name, "User-Name"),
-               DsrFlags(integer(msg.dsr_flags, "DSR-Flags")), contexts)
-
-
-def build_dsa(request: Message, dsa: Dsa) -> Message:
-    """Build the DSA answering ``request``."""
-    return fill_answer(commands.DeleteSubscriberDataAnswer(), request, dsa.answer)
-
-
-def read_dsa(msg: Message) -> Dsa:
-    """Read a received DSA."""
-    return Dsa(read_answer(msg))
+_DSR = RequestShape(
+    Dsr, commands.DeleteSubscriberDataRequest, ApplicationId.S6A,
+    Avp("user_name", "User-Name", TEXT),
+    Avp("flags", "DSR-Flags", flags(DsrFlags)),
+    Avp("context_identifiers", "Context-Identifier", seq(INT), absent=()),
+)
+_DSA = AnswerShape(Dsa, commands.DeleteSubscriberDataAnswer)
+build_dsr, read_dsr = _DSR.build, _DSR.read
+build_dsa, read_dsa = _DSA.build, _DSA.read
 
 
 # -- PUR/PUA, Purge-UE (TS 29.272 §7.2.13-§7.2.14) --------------------------
@@ -661,27 +489,14 @@ class Pua:
     flags: PuaFlags | None = None
 
 
-def build_pur(pur: Pur) -> Message:
-    """Build a Purge-UE-Request from ``pur``."""
-    msg = fill_request(commands.PurgeUeRequest(), ApplicationId.S6A, pur.envelope)
-    msg.user_name = pur.user_name
-    msg.pur_flags = _put_flags(pur.flags)
-    return msg
-
-
-def read_pur(msg: Message) -> Pur:
-    """Read a received Purge-UE-Request."""
-    return Pur(read_envelope(msg), text(msg.user_name, "User-Name"),
-               _flags(PurFlags, msg.pur_flags, "PUR-Flags"))
-
-
-def build_pua(request: Message, pua: Pua) -> Message:
-    """Build the Purge-UE-Answer to ``request``."""
-    msg = fill_answer(commands.PurgeUeAnswer(), request, pua.answer)
-    msg.pua_flags = _put_flags(pua.flags)
-    return msg
-
-
-def read_pua(msg: Message) -> Pua:
-    """Read a received Purge-UE-Answer."""
-    return Pua(read_answer(msg), _flags(PuaFlags, msg.pua_flags, "PUA-Flags"))
+_PUR = RequestShape(
+    Pur, commands.PurgeUeRequest, ApplicationId.S6A,
+    Avp("user_name", "User-Name", TEXT),
+    Avp("flags", "PUR-Flags", flags(PurFlags), absent=None),
+)
+_PUA = AnswerShape(
+    Pua, commands.PurgeUeAnswer,
+    Avp("flags", "PUA-Flags", flags(PuaFlags), absent=None),
+)
+build_pur, read_pur = _PUR.build, _PUR.read
+build_pua, read_pua = _PUA.build, _PUA.read

@@ -1,8 +1,8 @@
 """Sh build and read helpers, and Sh-Data XML (TS 29.329 §6.1, TS 29.328 Annex D; Rel-17).
 
 UDR/UDA and PUR/PUA, one pure ``build_<msg>`` and one ``read_<msg>`` each,
-over python-diameter's command classes; ``read_<msg>`` returns what
-``build_<msg>`` takes. python-diameter 0.9's UDA and PUR put User-Data in
+over python-diameter's command classes, each one table of ``mapping.py``
+rows; ``read_<msg>`` returns what ``build_<msg>`` takes. python-diameter 0.9's UDA and PUR put User-Data in
 Cx's code 606; Sh's User-Data is 702 (TS 29.329 §6.3.3), corrected here by
 subclassing with a fixed ``avp_def`` (upstream fixed it in PR #59, after 0.9).
 
@@ -21,7 +21,6 @@ from enum import IntEnum
 from typing import Any
 from xml.sax.saxutils import escape
 
-from diameter.message import Message
 from diameter.message.avp.generator import AvpGenDef
 from diameter.message.avp.grouped import RepositoryDataId as LibRepositoryDataId
 from diameter.message.avp.grouped import UserIdentity
@@ -33,26 +32,23 @@ from diameter.message.commands import (
 )
 from diameter.message.constants import AVP_TGPP_SH_USER_DATA
 
-from .results import (
-    VENDOR_3GPP,
-    Answer,
-    ApplicationId,
-    AvpError,
-    Envelope,
-    decode_tbcd,
-    encode_tbcd,
-    enum_value,
-    fill_answer,
-    fill_request,
-    integer,
-    octets,
-    opt_enum_value,
-    opt_octets,
-    opt_text,
-    opt_utf8,
-    read_answer,
-    read_envelope,
+from .mapping import (
+    INT,
+    OCTETS,
+    TBCD,
+    TEXT,
+    UTF8,
+    AnswerShape,
+    Avp,
+    Codec,
+    RequestShape,
+    Shape,
+    enum,
+    first,
+    grouped,
+    seq,
 )
+from .results import VENDOR_3GPP, Answer, ApplicationId, AvpError, Envelope
 from .userdata import parse_xml_root
 
 #: Largest Sh-Data accepted for parsing, in octets.
@@ -104,10 +100,6 @@ class ShProfileUpdateRequest(ProfileUpdateRequest):  # type: ignore[misc]
     avp_def = _redefine(ProfileUpdateRequest.avp_def, required=True)
 
 
-def _as(cls: Any, msg: Message) -> Any:
-    return msg if isinstance(msg, cls) else cls(msg.header, list(msg.avps))
-
-
 # -- User-Identity (TS 29.329 §6.3.1) ---------------------------------------
 @dataclass(frozen=True, slots=True)
 class ShUserIdentity:
@@ -117,20 +109,22 @@ class ShUserIdentity:
     msisdn: str | None = None
 
 
-def _put_identity(identity: ShUserIdentity) -> Any:
-    msisdn = None if identity.msisdn is None else encode_tbcd(identity.msisdn)
-    return UserIdentity(public_identity=identity.public_identity, msisdn=msisdn)
+_IDENTITY = Shape(
+    ShUserIdentity, UserIdentity,
+    Avp("public_identity", "Public-Identity", TEXT, absent=None),
+    Avp("msisdn", "MSISDN", TBCD, absent=None),
+)
 
 
-def _get_identity(grouped: Any) -> ShUserIdentity:
-    if grouped is None:
-        raise AvpError("User-Identity")
-    msisdn = opt_octets(grouped.msisdn, "MSISDN")
-    identity = ShUserIdentity(opt_text(grouped.public_identity),
-                              None if msisdn is None else decode_tbcd(msisdn))
+def _get_identity(group: Any, _avp: str) -> ShUserIdentity:
+    identity = _IDENTITY.get(group)
     if identity.public_identity is None and identity.msisdn is None:
         raise AvpError("Public-Identity")
     return identity
+
+
+_USER_IDENTITY = Avp("user_identity", "User-Identity",
+                     Codec(grouped(_IDENTITY).put, _get_identity))
 
 
 # -- UDR/UDA (TS 29.329 §6.1.1-§6.1.2) --------------------------------------
@@ -153,46 +147,16 @@ class Uda:
     user_data: str | None = None
 
 
-def build_udr(udr: Udr) -> Message:
-    """Build a UDR from ``udr``."""
-    msg = fill_request(UserDataRequest(), ApplicationId.SH, udr.envelope)
-    msg.user_identity = _put_identity(udr.user_identity)
-    msg.data_reference = [int(ref) for ref in udr.data_references]
-    msg.service_indication = list(udr.service_indications)
-    msg.server_name = udr.server_name
-    return msg
-
-
-def read_udr(msg: Message) -> Udr:
-    """Read a received UDR.
-
-    Raises:
-        AvpError: a mandatory AVP is missing, or a Data-Reference is unknown.
-    """
-    if not msg.data_reference:
-        raise AvpError("Data-Reference")
-    return Udr(
-        envelope=read_envelope(msg),
-        user_identity=_get_identity(msg.user_identity),
-        data_references=tuple(enum_value(DataReference, v, "Data-Reference")
-                              for v in msg.data_reference),
-        service_indications=tuple(octets(v, "Service-Indication")
-                                  for v in msg.service_indication),
-        server_name=opt_text(msg.server_name),
-    )
-
-
-def build_uda(request: Message, uda: Uda) -> Message:
-    """Build the UDA answering ``request``."""
-    msg = fill_answer(ShUserDataAnswer(), request, uda.answer)
-    msg.user_data = None if uda.user_data is None else uda.user_data.encode()
-    return msg
-
-
-def read_uda(msg: Message) -> Uda:
-    """Read a received UDA."""
-    msg = _as(ShUserDataAnswer, msg)
-    return Uda(read_answer(msg), opt_utf8(msg.user_data, "User-Data"))
+_UDR = RequestShape(
+    Udr, UserDataRequest, ApplicationId.SH,
+    _USER_IDENTITY,
+    Avp("data_references", "Data-Reference", seq(enum(DataReference), at_least_one=True)),
+    Avp("service_indications", "Service-Indication", seq(OCTETS), absent=()),
+    Avp("server_name", "Server-Name", TEXT, absent=None),
+)
+_UDA = AnswerShape(Uda, ShUserDataAnswer, Avp("user_data", "User-Data", UTF8, absent=None))
+build_udr, read_udr = _UDR.build, _UDR.read
+build_uda, read_uda = _UDA.build, _UDA.read
 
 
 # -- PUR/PUA (TS 29.329 §6.1.3-§6.1.4) --------------------------------------
@@ -223,57 +187,23 @@ class Pua:
     data_reference: DataReference | None = None
 
 
-def build_pur(pur: Pur) -> Message:
-    """Build a PUR from ``pur``."""
-    msg = fill_request(ShProfileUpdateRequest(), ApplicationId.SH, pur.envelope)
-    msg.user_identity = _put_identity(pur.user_identity)
-    msg.data_reference = [int(pur.data_reference)]
-    msg.user_data = pur.user_data.encode()
-    return msg
-
-
-def read_pur(msg: Message) -> Pur:
-    """Read a received PUR.
-
-    Raises:
-        AvpError: a mandatory AVP is missing, or the Data-Reference is unknown.
-    """
-    msg = _as(ShProfileUpdateRequest, msg)
-    if not msg.data_reference:
-        raise AvpError("Data-Reference")
-    user_data = opt_utf8(msg.user_data, "User-Data")
-    if user_data is None:
-        raise AvpError("User-Data")
-    return Pur(
-        envelope=read_envelope(msg),
-        user_identity=_get_identity(msg.user_identity),
-        data_reference=enum_value(DataReference, msg.data_reference[0], "Data-Reference"),
-        user_data=user_data,
-    )
-
-
-def build_pua(request: Message, pua: Pua) -> Message:
-    """Build the PUA answering ``request``."""
-    msg = fill_answer(ProfileUpdateAnswer(), request, pua.answer)
-    if pua.repository_data_id is not None:
-        msg.repository_data_id = LibRepositoryDataId(
-            service_indication=pua.repository_data_id.service_indication,
-            sequence_number=pua.repository_data_id.sequence_number,
-        )
-    if pua.data_reference is not None:
-        msg.data_reference = int(pua.data_reference)
-    return msg
-
-
-def read_pua(msg: Message) -> Pua:
-    """Read a received PUA."""
-    grouped = msg.repository_data_id
-    repo = None
-    if grouped is not None:
-        repo = RepositoryDataId(octets(grouped.service_indication, "Service-Indication"),
-                                integer(grouped.sequence_number, "Sequence-Number"))
-    ref = opt_enum_value(DataReference, msg.data_reference, "Data-Reference")
-    return Pua(read_answer(msg), repo, ref)
+_PUR = RequestShape(
+    Pur, ShProfileUpdateRequest, ApplicationId.SH,
+    _USER_IDENTITY,
+    Avp("data_reference", "Data-Reference", first(enum(DataReference))),
+    Avp("user_data", "User-Data", UTF8),
+)
+_PUA = AnswerShape(
+    Pua, ProfileUpdateAnswer,
+    Avp("repository_data_id", "Repository-Data-ID", grouped(Shape(
+        RepositoryDataId, LibRepositoryDataId,
+        Avp("service_indication", "Service-Indication", OCTETS),
+        Avp("sequence_number", "Sequence-Number", INT),
+    )), absent=None),
+    Avp("data_reference", "Data-Reference", enum(DataReference), absent=None),
+)
+build_pur, read_pur = _PUR.build, _PUR.read
+build_pua, read_pua = _PUA.build, _PUA.read
 
 
 # -- Sh-Data XML (TS 29.328 Annex D) ----------------------------------------
