@@ -2,8 +2,8 @@
 
 States, inputs (events), effects, the timer values of RFC 3261 Table 4 and
 one transition table per machine, transcribed from the RFC figures. The
-engine that runs them, and the theory of operation, are in
-:mod:`ims.sip.transaction`, which re-exports the public names.
+engine that runs them is :mod:`ims.sip.transaction_engine`; the theory of
+operation is in :mod:`ims.sip.transaction`, which re-exports the public names.
 """
 
 from __future__ import annotations
