@@ -63,8 +63,8 @@ def binds(config: Config) -> list[Bind]:
     for key, first in (("ipsec_port_s", pcscf.ipsec_port_s), ("ipsec_port_c", pcscf.ipsec_port_c)):
         if pcscf.ipsec != "off":
             last = first + pcscf.ipsec_pool_size - 1
-            found += [Bind("pcscf", f"pcscf.{key}", "ipsec", transport, pcscf.host, first, last)
-                      for transport in ("udp", "tcp")]
+            found += [Bind("pcscf", f"pcscf.{key}", "ipsec", transport, host, first, last)
+                      for host in pcscf.hosts() for transport in ("udp", "tcp")]
     for name in FUNCTIONS:
         host, port = config.mgmt_address(name)
         found.append(Bind(name, f"{name}.mgmt_port", "mgmt", "tcp", host, port, port))

@@ -246,3 +246,9 @@ def test_config_is_frozen() -> None:
     config: Config = load_config()
     with pytest.raises(AttributeError):
         config.pcscf.port = 1  # type: ignore[misc]
+
+
+def test_ipsec_pool_clash_on_the_ipv6_address_too() -> None:
+    message = error_of('[pcscf]\nipv6_host = "::1"\n[scscf]\nhost = "::1"\nport = 6101\n')
+    assert message == ("lab.toml: pcscf.ipsec_port_c: [::1]:6100-6101/udp clashes with "
+                       "scscf.port ([::1]:6101/udp)")
