@@ -233,7 +233,7 @@ def _renamed(values: dict[str, object]) -> dict[str, object]:
 
 
 def _impi_key(impi: str) -> str:
-    """The stored form of an IMPI: the realm lower-cased (as ``store._find_impi``)."""
+    """The stored form of an IMPI: the realm lower-cased (as ``hss.queries.find_impi``)."""
     user, _, realm = impi.partition("@")
     return f"{user}@{realm.lower()}"
 

@@ -21,36 +21,33 @@ WHERE imsi = :imsi RETURNING sqn``, so the read and the write of SQN_HE are
 one atomic step on every dialect (SQLite >= 3.35 and PostgreSQL both have
 RETURNING). :meth:`Store.resync_sqn` is likewise a conditional UPDATE that
 only moves SQN_HE forward past SQN_MS.
+
+The store is split by concern: engine and migration setup in
+:mod:`hss.engine`, the queries its methods share in :mod:`hss.queries`, the
+specs, validation and records in :mod:`hss.identities`; the names callers
+import from here (``MIGRATIONS``, ``alembic_config``, the errors) still are.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 from alembic import command
-from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import (
-    Engine,
-    Integer,
-    create_engine,
-    delete,
-    event,
-    literal_column,
-    select,
-    update,
-)
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, selectinload
-from sqlalchemy.orm.interfaces import LoaderOption
+from sqlalchemy import Integer, delete, literal_column, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
+from hss.engine import MIGRATIONS as MIGRATIONS
+from hss.engine import POOL_OVERFLOW as POOL_OVERFLOW
+from hss.engine import POOL_RECYCLE as POOL_RECYCLE
+from hss.engine import POOL_SIZE as POOL_SIZE
+from hss.engine import SQLITE_BUSY_TIMEOUT as SQLITE_BUSY_TIMEOUT
+from hss.engine import alembic_config as alembic_config
+from hss.engine import store_engine
 from hss.identities import (
     ApplicationServerSpec,
     AuthKeys,
@@ -62,7 +59,6 @@ from hss.identities import (
     ScscfAssignment,
     ServiceProfileRecord,
     ServiceProfileSpec,
-    SubscriberPlan,
     SubscriberRecord,
     SubscriberSpec,
     auth_keys_of,
@@ -70,7 +66,6 @@ from hss.identities import (
     check_service_profile,
     impi_record,
     impu_lookup,
-    normalize_impu,
     plan_subscriber,
     service_profile_record,
     subscriber_record,
@@ -80,10 +75,8 @@ from hss.models import (
     AuthScheme,
     AuthSchemeError,
     ConflictError,
-    ImplicitRegistrationSet,
     NotFoundError,
     OutOfSyncError,
-    PrivateIdentity,
     PublicIdentity,
     Registration,
     RegistrationState,
@@ -95,8 +88,21 @@ from hss.models import (
     Subscription,
     ValidationError,
     new_application_server,
-    new_filter_criteria,
     new_subscription,
+)
+from hss.queries import RESYNC_LOG_KEEP as RESYNC_LOG_KEEP
+from hss.queries import (
+    SUBSCRIBER_LOAD,
+    check_unique,
+    find_impi,
+    find_impu,
+    find_repository_data,
+    find_subscription_id,
+    lock_implicit_set,
+    lock_sqn,
+    log_resync,
+    new_service_profile,
+    profiles_by_name,
 )
 from ims.auth.sqn import IND_BITS, SQN_BITS, make_sqn, split_sqn
 
@@ -107,75 +113,17 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The Alembic script directory shipped inside the package.
-MIGRATIONS = Path(__file__).with_name("migrations")
-
-#: Seconds an SQLite connection waits for the write lock before failing.
-SQLITE_BUSY_TIMEOUT = 30.0
-#: Server-database pool: connections kept, extra ones, seconds before one is renewed.
-POOL_SIZE, POOL_OVERFLOW, POOL_RECYCLE = 16, 16, 1800
 #: Largest SEQ (TS 33.102 Annex C.3: 43 bits with IND of 5 bits).
 SEQ_MAX = (1 << (SQN_BITS - IND_BITS)) - 1
 #: Most SQNs one call may allocate (vectors per MAR/AIR request).
 MAX_BATCH = 32
 #: IND_BITS as an SQL INTEGER literal (PostgreSQL shifts a BIGINT by an INTEGER only).
 _IND_SHIFT = literal_column(str(IND_BITS), Integer)
-#: Resynchronisation attempts kept per subscription.
-RESYNC_LOG_KEEP = 20
 #: TS 29.328 §7.6: Sequence-Number wraps from 65535 to 1 (0 marks creation).
 SH_SEQUENCE_MAX = 65535
 
-_SUBSCRIBER_LOAD: tuple[LoaderOption, ...] = (
-    selectinload(Subscription.apns),
-    selectinload(Subscription.private_identities)
-    .selectinload(PrivateIdentity.implicit_sets)
-    .selectinload(ImplicitRegistrationSet.public_identities)
-    .options(joinedload(PublicIdentity.service_profile),
-             joinedload(PublicIdentity.registration).joinedload(Registration.private_identity)),
-)
-
-
-def alembic_config() -> Config:
-    """The Alembic configuration, built in code (no ``alembic.ini``)."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return config
-
-
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    """Per-connection SQLite setup: own BEGIN, foreign keys, WAL."""
-    if not isinstance(dbapi_connection, sqlite3.Connection):
-        return
-    # pysqlite defers BEGIN to the first write; we emit BEGIN ourselves (_sqlite_begin).
-    dbapi_connection.isolation_level = None
-    dbapi_connection.execute("PRAGMA foreign_keys = ON")
-    dbapi_connection.execute("PRAGMA journal_mode = WAL")
-
-
-def _sqlite_begin(connection: Connection) -> None:
-    """``BEGIN IMMEDIATE`` for write sessions: take the write lock before any read."""
-    immediate = connection.get_execution_options().get("hss_write", False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-def _create_engine(url: str) -> Engine:
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise ValidationError("store_url", str(exc)) from None
-    if parsed.get_backend_name() != "sqlite":
-        # A pool at least as large as the handler concurrency, no round trip per checkout.
-        return create_engine(parsed, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
-                             pool_recycle=POOL_RECYCLE)
-    if parsed.database and parsed.database != ":memory:":
-        try:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreUnavailable(f"cannot create the directory of {parsed.database}: {exc}") from exc
-    engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
-    event.listen(engine, "connect", _sqlite_connect)
-    event.listen(engine, "begin", _sqlite_begin)
-    return engine
+#: The eager loads of a whole subscriber, under the name hss.updates imports.
+_SUBSCRIBER_LOAD = SUBSCRIBER_LOAD
 
 
 def _now() -> datetime:
@@ -192,7 +140,7 @@ class Store:
     """
 
     def __init__(self, url: str, *, clock: Callable[[], datetime] = _now) -> None:
-        self.engine = _create_engine(url)
+        self.engine = store_engine(url)
         self._write_engine = self.engine.execution_options(hss_write=True)
         self._clock = clock
 
@@ -252,9 +200,9 @@ class Store:
         """
         plan = plan_subscriber(spec)
         with self._session(write=True) as session:
-            _check_unique(session, plan)
+            check_unique(session, plan)
             names = {impu.service_profile or "" for impu in plan.impus}
-            profiles = _profiles_by_name(session, names)
+            profiles = profiles_by_name(session, names)
             subscription = new_subscription(plan, profiles)
             session.add(subscription)
             session.flush()
@@ -264,7 +212,7 @@ class Store:
         """The subscriber of ``imsi``. Raises :class:`NotFoundError`."""
         with self._session() as session:
             found = session.scalars(select(Subscription).where(Subscription.imsi == imsi)
-                                    .options(*_SUBSCRIBER_LOAD)).one_or_none()
+                                    .options(*SUBSCRIBER_LOAD)).one_or_none()
             if found is None:
                 raise NotFoundError("IMSI", imsi)
             return subscriber_record(found)
@@ -273,7 +221,7 @@ class Store:
         """Subscribers ordered by IMSI, ``limit`` from ``offset``."""
         with self._session() as session:
             rows = session.scalars(select(Subscription).order_by(Subscription.imsi)
-                                   .offset(offset).limit(limit).options(*_SUBSCRIBER_LOAD))
+                                   .offset(offset).limit(limit).options(*SUBSCRIBER_LOAD))
             return [subscriber_record(row) for row in rows]
 
     def delete_subscriber(self, imsi: str) -> None:
@@ -287,7 +235,7 @@ class Store:
     def identities_for_impi(self, impi: str) -> ImpiRecord:
         """The IMPI with its implicit registration sets. Raises :class:`NotFoundError`."""
         with self._session() as session:
-            return impi_record(_find_impi(session, impi))
+            return impi_record(find_impi(session, impi))
 
     def lookup_impu(self, impu: str) -> ImpuLookup:
         """The IMPU, its IMPI and IMSI and its implicit registration set.
@@ -296,7 +244,7 @@ class Store:
             NotFoundError: not provisioned (also for a malformed identity).
         """
         with self._session() as session:
-            return impu_lookup(_find_impu(session, impu))
+            return impu_lookup(find_impu(session, impu))
 
     # ------------------------------------------------------------------ authentication data
 
@@ -322,7 +270,7 @@ class Store:
             AuthSchemeError: the IMPI authenticates with SIP Digest.
         """
         with self._session() as session:
-            identity = _find_impi(session, impi)
+            identity = find_impi(session, impi)
             if identity.auth_scheme != AuthScheme.AKA:
                 raise AuthSchemeError(identity.impi, AuthScheme(identity.auth_scheme))
             return auth_keys_of(identity.subscription, identity.impi)
@@ -335,7 +283,7 @@ class Store:
             AuthSchemeError: the IMPI authenticates with AKA.
         """
         with self._session() as session:
-            identity = _find_impi(session, impi)
+            identity = find_impi(session, impi)
             if identity.digest_ha1 is None or identity.digest_realm is None:
                 raise AuthSchemeError(identity.impi, AuthScheme(identity.auth_scheme))
             return DigestCredentials(identity.impi, identity.digest_realm, identity.digest_ha1)
@@ -370,7 +318,7 @@ class Store:
         with self._session(write=True) as session:
             sqn = session.execute(statement).scalar_one_or_none()
             if sqn is None:
-                _find_subscription_id(session, imsi)
+                find_subscription_id(session, imsi)
                 raise StoreError(f"SQN of {imsi} exhausted (SEQ would pass 2^43 - 1)")
         last = sqn >> IND_BITS
         return [make_sqn(last - count + 1 + i, ind) for i in range(count)]
@@ -410,25 +358,25 @@ class Store:
             .execution_options(synchronize_session=False)
         )
         with self._session(write=True) as session:
-            subscription_id, before = _lock_sqn(session, imsi)
+            subscription_id, before = lock_sqn(session, imsi)
             after = session.execute(statement).scalar_one_or_none()
             after = before if after is None else after
-            _log_resync(session, subscription_id, self._clock(), rand, auts,
-                               (sqn_ms, before, after))
+            log_resync(session, subscription_id, self._clock(), rand, auts,
+                       (sqn_ms, before, after))
         log.info("resync %s: SQN_MS %#x, SQN_HE %#x -> %#x", imsi, sqn_ms, before, after)
         return after
 
     def record_failed_resync(self, imsi: str, rand: bytes, auts: bytes) -> None:
         """Log a resync whose MAC-S did not verify; SQN_HE is left untouched."""
         with self._session(write=True) as session:
-            subscription_id, sqn = _lock_sqn(session, imsi)
-            _log_resync(session, subscription_id, self._clock(), rand, auts,
-                               (None, sqn, sqn))
+            subscription_id, sqn = lock_sqn(session, imsi)
+            log_resync(session, subscription_id, self._clock(), rand, auts,
+                       (None, sqn, sqn))
 
     def resync_history(self, imsi: str) -> list[ResyncRecord]:
         """The last resync attempts of ``imsi``, newest first (at most 20)."""
         with self._session() as session:
-            subscription_id = _find_subscription_id(session, imsi)
+            subscription_id = find_subscription_id(session, imsi)
             rows = session.scalars(select(SqnResync)
                                    .where(SqnResync.subscription_id == subscription_id)
                                    .order_by(SqnResync.id.desc()).limit(RESYNC_LOG_KEEP))
@@ -456,8 +404,8 @@ class Store:
         except ValueError:
             raise ValidationError("state", "must be a RegistrationState") from None
         with self._session(write=True) as session:
-            members = _lock_implicit_set(session, impu)
-            impi_id = None if impi is None else _find_impi(session, impi).id
+            members = lock_implicit_set(session, impu)
+            impi_id = None if impi is None else find_impi(session, impi).id
             for member in members:
                 row = session.get(Registration, member.id) or Registration(impu_id=member.id)
                 row.state, row.impi_id, row.updated_at = state.value, impi_id, self._clock()
@@ -488,8 +436,8 @@ class Store:
     def repository_data(self, impu: str, service_indication: str) -> RepositoryDataRecord | None:
         """Sh transparent data of ``impu`` (TS 29.328 §7.6), None when absent."""
         with self._session() as session:
-            identity = _find_impu(session, impu)
-            row = _find_repository_data(session, identity.id, service_indication)
+            identity = find_impu(session, impu)
+            row = find_repository_data(session, identity.id, service_indication)
             if row is None:
                 return None
             return RepositoryDataRecord(identity.impu, row.service_indication,
@@ -508,8 +456,8 @@ class Store:
             NotFoundError: unknown IMPU.
         """
         with self._session(write=True) as session:
-            identity = _find_impu(session, impu, lock=True)
-            row = _find_repository_data(session, identity.id, service_indication)
+            identity = find_impu(session, impu, lock=True)
+            row = find_repository_data(session, identity.id, service_indication)
             expected = 0 if row is None else (row.sequence_number % SH_SEQUENCE_MAX) + 1
             if sequence_number != expected or (row is None and data is None):
                 raise OutOfSyncError("sequence_number", str(sequence_number))
@@ -545,7 +493,7 @@ class Store:
             if session.scalar(select(ServiceProfile.id)
                               .where(ServiceProfile.name == checked.name)) is not None:
                 raise ConflictError("name", checked.name)
-            profile = _new_service_profile(session, checked)
+            profile = new_service_profile(session, checked)
             session.add(profile)
             session.flush()
             return service_profile_record(profile)
@@ -576,108 +524,3 @@ class Store:
                               .limit(1)) is not None:
                 raise ConflictError("service_profile", f"{name} is in use")
             session.execute(delete(ServiceProfile).where(ServiceProfile.id == profile_id))
-
-
-# --------------------------------------------------------------------------- queries
-
-def _find_subscription_id(session: Session, imsi: str) -> int:
-    found = session.scalar(select(Subscription.id).where(Subscription.imsi == imsi))
-    if found is None:
-        raise NotFoundError("IMSI", imsi)
-    return found
-
-
-def _lock_sqn(session: Session, imsi: str) -> tuple[int, int]:
-    """Row-lock the subscription (PostgreSQL ``FOR UPDATE``); its id and SQN_HE."""
-    row = session.execute(select(Subscription.id, Subscription.sqn)
-                          .where(Subscription.imsi == imsi).with_for_update()).one_or_none()
-    if row is None:
-        raise NotFoundError("IMSI", imsi)
-    return row.id, row.sqn
-
-
-def _find_impi(session: Session, impi: str) -> PrivateIdentity:
-    user, _, realm = impi.partition("@")
-    found = session.scalars(select(PrivateIdentity)
-                            .where(PrivateIdentity.impi == f"{user}@{realm.lower()}")
-                            ).one_or_none()
-    if found is None:
-        raise NotFoundError("IMPI", impi)
-    return found
-
-
-def _find_impu(session: Session, impu: str, lock: bool = False) -> PublicIdentity:
-    try:
-        key = normalize_impu(impu)
-    except ValidationError:
-        raise NotFoundError("IMPU", impu) from None
-    statement = select(PublicIdentity).where(PublicIdentity.impu == key)
-    found = session.scalars(statement.with_for_update() if lock else statement).one_or_none()
-    if found is None:
-        raise NotFoundError("IMPU", impu)
-    return found
-
-
-def _lock_implicit_set(session: Session, impu: str) -> list[PublicIdentity]:
-    """The IMPUs of ``impu``'s implicit registration set, row-locked, in set order."""
-    irs_id = _find_impu(session, impu).irs_id
-    return list(session.scalars(select(PublicIdentity).where(PublicIdentity.irs_id == irs_id)
-                                .order_by(PublicIdentity.position).with_for_update()))
-
-
-def _find_repository_data(session: Session, impu_id: int,
-                          service_indication: str) -> RepositoryData | None:
-    return session.scalars(select(RepositoryData).where(
-        RepositoryData.impu_id == impu_id,
-        RepositoryData.service_indication == service_indication)).one_or_none()
-
-
-def _check_unique(session: Session, plan: SubscriberPlan) -> None:
-    """Name the first provisioned value the plan would duplicate."""
-    checks: list[tuple[str, InstrumentedAttribute[Any], list[str]]] = [
-        ("imsi", Subscription.imsi, [plan.imsi]),
-        ("msisdn", Subscription.msisdn, [plan.msisdn] if plan.msisdn else []),
-        ("impi", PrivateIdentity.impi, [plan.impi]),
-        ("impus", PublicIdentity.impu, [item.impu for item in plan.impus]),
-    ]
-    for field_name, column, values in checks:
-        if not values:
-            continue
-        taken = session.scalar(select(column).where(column.in_(values)).limit(1))
-        if taken is not None:
-            raise ConflictError(field_name, str(taken))
-
-
-def _profiles_by_name(session: Session, names: set[str]) -> dict[str, ServiceProfile]:
-    found = {row.name: row for row in
-             session.scalars(select(ServiceProfile).where(ServiceProfile.name.in_(names)))}
-    missing = sorted(names - found.keys())
-    if missing:
-        raise ValidationError("service_profile", f"unknown service profile {missing[0]!r}")
-    return found
-
-
-def _new_service_profile(session: Session, spec: ServiceProfileSpec) -> ServiceProfile:
-    names = {ifc.application_server for ifc in spec.filter_criteria}
-    servers = {row.name: row for row in session.scalars(
-        select(ApplicationServer).where(ApplicationServer.name.in_(names)))}
-    missing = sorted(names - servers.keys())
-    if missing:
-        raise ValidationError("application_server", f"unknown application server {missing[0]!r}")
-    return ServiceProfile(name=spec.name, filter_criteria=[
-        new_filter_criteria(ifc, servers[ifc.application_server])
-        for ifc in spec.filter_criteria])
-
-
-def _log_resync(session: Session, subscription_id: int, at: datetime, rand: bytes,
-                auts: bytes, sqns: tuple[int | None, int, int]) -> None:
-    """Add one resync attempt (SQN_MS, SQN_HE before, after) and prune old ones."""
-    sqn_ms, before, after = sqns
-    session.add(SqnResync(subscription_id=subscription_id, at=at, rand=rand, auts=auts,
-                          accepted=sqn_ms is not None, sqn_ms=sqn_ms, sqn_before=before,
-                          sqn_after=after))
-    session.flush()
-    keep = (select(SqnResync.id).where(SqnResync.subscription_id == subscription_id)
-            .order_by(SqnResync.id.desc()).limit(RESYNC_LOG_KEEP))
-    session.execute(delete(SqnResync).where(SqnResync.subscription_id == subscription_id,
-                                            SqnResync.id.not_in(keep.scalar_subquery())))

@@ -32,9 +32,14 @@ Requests for an application are answered by the handlers given for it
 :class:`ims.diameter.bridge.HandlerApplication` on ``request_workers``
 threads); an application served
 without handlers answers every request ``DIAMETER_COMMAND_UNSUPPORTED``.
-This module and ``bridge.py`` are the only ones importing ``diameter``; the
-library's private hooks used here (``_receive_message``, ``_peer_routes``)
+The library's private hooks used here (``_receive_message``, ``_peer_routes``)
 are pinned by ``python-diameter>=0.9,<0.10``.
+
+The pieces without sockets live in modules named for their concern and are
+re-exported here: :mod:`ims.diameter.settings` (settings, peer policy),
+:mod:`ims.diameter.capabilities` (applications in CER/CEA),
+:mod:`ims.diameter.routes` (answer routing, election draining) and
+:mod:`ims.diameter.status` (``/status`` peer states, counters).
 """
 
 from __future__ import annotations
@@ -44,49 +49,53 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from diameter.message import Message, constants
-from diameter.message.avp.grouped import VendorSpecificApplicationId
 from diameter.message.commands import CapabilitiesExchangeAnswer, CapabilitiesExchangeRequest
 from diameter.node import Node
 from diameter.node.application import Application
 from diameter.node.node import NotRoutable
 from diameter.node.peer import (
     DISCONNECT_REASON_UNKNOWN,
-    PEER_CLOSED,
     PEER_CLOSING,
-    PEER_CONNECTED,
-    PEER_CONNECTING,
-    PEER_DISCONNECTING,
-    PEER_READY,
     PEER_READY_STATES,
-    PEER_READY_WAITING_DWA,
-    PEER_TRANSPORT_SCTP,
     Peer,
     PeerConnection,
 )
 
 from . import sctp as sctp_probe
-from .bridge import DEFAULT_WORKERS, Handler, HandlerApplication
-from .peers import APP_RELAY, LOOPBACK_NETWORKS, CerResult, PeerPolicy, cer_verdict, election_won
+from .bridge import Handler, HandlerApplication
+from .capabilities import (
+    APPLICATION_NAMES,
+    advertise_vendor_apps,
+    advertised_applications,
+    application_name,
+)
+from .peers import CerResult, cer_verdict, election_won
+from .routes import AnswerRoutes
+from .settings import (
+    APP_CX,
+    APP_S6A,
+    APP_SH,
+    VENDOR_3GPP,
+    NodeSettings,
+    PeerSettings,
+    peer_policy,
+)
+from .status import PeerState, answer_counter, answer_result, command_name, peer_state
+
+__all__ = [
+    "APPLICATION_NAMES", "APP_CX", "APP_S6A", "APP_SH", "STOP_WAIT", "VENDOR_3GPP",
+    "DiameterNode", "DiameterTimeout", "DiameterUnreachable", "NodeSettings", "PeerSettings",
+    "PeerState", "advertised_applications", "answer_counter", "answer_result",
+    "application_name", "command_name", "peer_policy",
+]
 
 logger = logging.getLogger(__name__)
 
-VENDOR_3GPP = 10415
-APP_CX = 16777216
-APP_SH = 16777217
-APP_S6A = 16777251
-
 #: Seconds a stopping node waits for DPA from its peers.
 STOP_WAIT = 5
-
-_STATE_NAMES = {
-    PEER_CONNECTING: "connecting", PEER_CONNECTED: "connected", PEER_READY: "ready",
-    PEER_READY_WAITING_DWA: "ready", PEER_DISCONNECTING: "disconnecting",
-    PEER_CLOSING: "closing", PEER_CLOSED: "closed",
-}
 
 
 class DiameterTimeout(Exception):
@@ -97,189 +106,11 @@ class DiameterUnreachable(Exception):
     """No ready connection to the request's Destination-Host (or realm) to send it on."""
 
 
-@dataclass(frozen=True)
-class PeerSettings:
-    """A peer known by name."""
-
-    identity: str
-    """DiameterIdentity (Origin-Host)."""
-    realm: str
-    """Realm of the peer."""
-    address: str = ""
-    """Address to connect to; empty if the peer connects to us."""
-    port: int = 3868
-    """Port to connect to."""
-    connect: bool = False
-    """Open and keep a connection to the peer."""
-
-
-@dataclass(frozen=True)
-class NodeSettings:
-    """Everything needed to build a node."""
-
-    identity: str
-    """Our DiameterIdentity (Origin-Host)."""
-    realm: str
-    """Our realm (Origin-Realm)."""
-    listen_host: str | None
-    """Address of the TCP listener, or None for a client-only node."""
-    listen_port: int
-    """TCP port of the listener."""
-    applications: tuple[int, ...]
-    """3GPP (vendor 10415) auth application ids served."""
-    served_realms: tuple[str, ...] = ()
-    """Realms served besides ``realm`` (the EPC realm for S6a)."""
-    peers: tuple[PeerSettings, ...] = ()
-    """Configured peers."""
-    accept_unknown_peers: bool = False
-    """Accept CER from any peer at all (insecure lab mode; overrides the allow-lists)."""
-    allowed_hosts: tuple[str, ...] = ()
-    """Origin-Hosts accepted from any address, besides the configured ``peers``."""
-    allowed_realms: tuple[str, ...] | None = None
-    """Origin-Realms accepted from ``allowed_networks``; None: ``realm`` + ``served_realms``."""
-    allowed_networks: tuple[str, ...] = LOOPBACK_NETWORKS
-    """Source networks (CIDR) the ``allowed_realms`` are accepted from."""
-    sctp: bool = True
-    """Listen on SCTP too (same port) where the kernel and pysctp support it."""
-    watchdog_interval: int = 30
-    """Idle seconds before a DWR (RFC 6733 Tw)."""
-    product_name: str = "ims-core"
-    """Product-Name in CER/CEA."""
-    request_workers: int = DEFAULT_WORKERS
-    """Threads answering requests, per application (a fixed pool; see ``bridge.py``)."""
-
-
-@dataclass(frozen=True)
-class PeerState:
-    """One peer as ``/status`` shows it."""
-
-    host: str
-    """DiameterIdentity of the peer."""
-    realm: str
-    """Realm of the peer."""
-    state: str
-    """``ready``, ``connecting``, ``connected``, ``closing`` ... or ``down``."""
-    applications: tuple[str, ...] = ()
-    """Applications the peer advertised in its last CER/CEA (``Cx``, ``S6a``, ``relay`` ...)."""
-    transport: str = ""
-    """``tcp`` or ``sctp`` while connected."""
-    address: str = ""
-    """Remote address while connected."""
-
-
-def command_name(message: Message) -> str:
-    """``CER``, ``DWA``, ``MAR`` ... (or ``cmd<code>`` for an unknown command)."""
-    name = type(message).__name__
-    if name == "Message":
-        return f"cmd{message.header.command_code}"
-    return "".join(char for char in name if char.isupper())
-
-
-#: Names of the applications ``/status`` shows (TS 29.229 §7.2, TS 29.329 §7.2, TS 29.272 §7.1.8).
-APPLICATION_NAMES = {APP_CX: "Cx", APP_SH: "Sh", APP_S6A: "S6a", APP_RELAY: "relay"}
-
-
 def _text(value: bytes | str | None) -> str:
     if value is None:
         return ""
     return value if isinstance(value, str) else bytes(value).decode(errors="replace")
 
-
-def application_name(app_id: int) -> str:
-    """``Cx``, ``Sh``, ``S6a``, ``relay`` or the decimal id."""
-    return APPLICATION_NAMES.get(app_id, str(app_id))
-
-
-def advertised_applications(message: Any) -> tuple[int, ...]:
-    """Every application id a CER/CEA names: Auth-/Acct-Application-Id, also inside
-    Vendor-Specific-Application-Id (RFC 6733 §5.3, §6.11), in order, without repeats."""
-    ids = [*(message.auth_application_id or []), *(message.acct_application_id or [])]
-    for vendor_app in message.vendor_specific_application_id or []:
-        ids += [app for app in (getattr(vendor_app, "auth_application_id", None),
-                                getattr(vendor_app, "acct_application_id", None))
-                if app is not None]
-    return tuple(dict.fromkeys(int(app) for app in ids))
-
-
-def answer_result(message: Any) -> str:
-    """Result-Code, else Experimental-Result-Code (TS 29.229 §6.2), else ``none``."""
-    code = getattr(message, "result_code", None)
-    if code is None:
-        experimental = getattr(message, "experimental_result", None)
-        code = getattr(experimental, "experimental_result_code", None)
-    return "none" if code is None else str(code)
-
-
-def answer_counter(command: str, message: Any) -> str:
-    """``diameter_answers{command="MAA",result="2001"}``: one counter per command and result."""
-    return f'diameter_answers{{command="{command}",result="{answer_result(message)}"}}'
-
-
-def peer_policy(settings: NodeSettings) -> PeerPolicy:
-    """The CER acceptance policy of ``settings`` (configured peers are allowed by name).
-
-    Raises:
-        ValueError: an allowed network is not CIDR notation.
-    """
-    realms = (settings.allowed_realms if settings.allowed_realms is not None
-              else (settings.realm, *settings.served_realms))
-    hosts = (*(peer.identity for peer in settings.peers), *settings.allowed_hosts)
-    return PeerPolicy.build(hosts, realms, settings.allowed_networks,
-                            accept_any=settings.accept_unknown_peers)
-
-
-class _AnswerRoutes:
-    """Which connection each request in flight arrived on, and which connections drain.
-
-    RFC 6733 §6.2: an answer is sent on the connection its request came in on.
-    An election loser (§5.6.4) keeps its connection until every request
-    received on it has been answered, then closes.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._conns: dict[tuple[int, int], PeerConnection] = {}
-        self._draining: set[str] = set()
-
-    @staticmethod
-    def _key(message: Message) -> tuple[int, int]:
-        return message.header.hop_by_hop_identifier, message.header.end_to_end_identifier
-
-    def remember(self, request: Message, conn: PeerConnection) -> None:
-        """``request`` arrived on ``conn``."""
-        with self._lock:
-            self._conns[self._key(request)] = conn
-
-    def connection_of(self, answer: Message) -> PeerConnection | None:
-        """The connection the request of ``answer`` arrived on."""
-        with self._lock:
-            return self._conns.get(self._key(answer))
-
-    def answered(self, answer: Message, conn: PeerConnection) -> bool:
-        """Forget the request of ``answer``; True if it was the last one of a draining ``conn``."""
-        with self._lock:
-            self._conns.pop(self._key(answer), None)
-            return conn.ident in self._draining and not self._pending(conn)
-
-    def drain(self, conn: PeerConnection) -> bool:
-        """Mark ``conn`` draining; True when nothing is in flight on it (close it now)."""
-        with self._lock:
-            self._draining.add(conn.ident)
-            return not self._pending(conn)
-
-    def draining(self, conn: PeerConnection) -> bool:
-        """True once ``conn`` lost an election."""
-        with self._lock:
-            return conn.ident in self._draining
-
-    def forget(self, conn: PeerConnection) -> None:
-        """``conn`` is gone: drop what it had in flight."""
-        with self._lock:
-            self._draining.discard(conn.ident)
-            self._conns = {key: c for key, c in self._conns.items() if c is not conn}
-
-    def _pending(self, conn: PeerConnection) -> bool:
-        return any(c is conn for c in self._conns.values())
 
 
 class _PendingApplication(Application):  # type: ignore[misc]
@@ -317,7 +148,7 @@ class _ImsNode(Node):  # type: ignore[misc]
         self._traffic_lock = lock
         self.policy = peer_policy(settings)
         self.advertised: dict[str, tuple[int, ...]] = {}
-        self._routes = _AnswerRoutes()
+        self._routes = AnswerRoutes()
 
     def receive_cer(self, conn: PeerConnection, message: CapabilitiesExchangeRequest) -> None:
         """RFC 6733 §5.3 capabilities exchange with the peer policy and §5.6.4 election."""
@@ -422,7 +253,7 @@ class _ImsNode(Node):  # type: ignore[misc]
 
     def send_message(self, conn: PeerConnection, message: Message) -> None:
         if isinstance(message, CapabilitiesExchangeRequest | CapabilitiesExchangeAnswer):
-            _advertise_vendor_apps(message, self._settings.applications)
+            advertise_vendor_apps(message, self._settings.applications)
         self._trace("send", conn, message)
         if not message.header.is_request and self._routes.answered(message, conn):
             conn.state = PEER_CLOSING  # last answer of a drained connection: close once sent
@@ -486,28 +317,6 @@ class _ImsNode(Node):  # type: ignore[misc]
                          message.header.application_id,
                          f" result={result}" if result else "")
 
-
-def _peer_state(host: str, peer: Peer, advertised: tuple[int, ...]) -> PeerState:
-    conn = peer.connection
-    if conn is None:
-        return PeerState(host=host, realm=peer.realm_name, state="down",
-                         applications=tuple(application_name(app) for app in advertised))
-    return PeerState(host=host, realm=peer.realm_name,
-                     state=_STATE_NAMES.get(conn.state, "unknown"),
-                     applications=tuple(application_name(app) for app in advertised),
-                     transport="sctp" if conn.socket_proto == PEER_TRANSPORT_SCTP else "tcp",
-                     address=str(conn.ip))
-
-
-def _advertise_vendor_apps(message: Any, vendor_apps: tuple[int, ...]) -> None:
-    """Move 3GPP application ids into Vendor-Specific-Application-Id (TS 29.229 §7.2)."""
-    plain = list(message.auth_application_id or [])
-    moved = [app for app in plain if app in vendor_apps]
-    message.auth_application_id = [app for app in plain if app not in vendor_apps]
-    message.vendor_specific_application_id = [
-        VendorSpecificApplicationId(vendor_id=VENDOR_3GPP, auth_application_id=app)
-        for app in moved
-    ]
 
 
 class DiameterNode:
@@ -580,7 +389,7 @@ class DiameterNode:
     def peers(self) -> list[PeerState]:
         """Every known peer with its connection state and advertised applications."""
         advertised = dict(self._node.advertised)
-        return [_peer_state(host, peer, advertised.get(host.lower(), ()))
+        return [peer_state(host, peer, advertised.get(host.lower(), ()))
                 for host, peer in sorted(self._node.peers.items())]
 
     def status(self) -> dict[str, Any]:
