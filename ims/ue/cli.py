@@ -147,6 +147,9 @@ async def register_and_report(config: UeConfig, deregister_after: float | None,
                f" over {config.transport.upper()}")
         result = await ue.register()
         if not isinstance(result, Registered):
+            if config.ipsec and result.status == 420:
+                _print("   the P-CSCF does not do sec-agree: [pcscf] ipsec is off, or its kernel "
+                       "cannot hold ESP SAs (ims-cli status shows which)")
             return 1
         if ue.ipsec_plan is not None:
             for line in describe_plan(ue.ipsec_plan):

@@ -72,6 +72,17 @@ def test_optional_without_esp(tmp_path: Path) -> None:
                                 str(core.config)], capture_output=True, text=True, timeout=30,
                                check=False, cwd=tmp_path)
         assert "kernel ESP False" in table.stdout and "no SAs" in table.stdout
+        # the emulated UE asking for IPsec hears why it cannot have it
+        ue = subprocess.run([sys.executable, "-m", "ims.cli", "ue", "register", "--config",
+                             str(core.config), "--impi", f"001010000000001@{DOMAIN}",
+                             "--impu", f"sip:001010000000001@{DOMAIN}",
+                             "--k", "465b5ce8b199b49faa5f0a2ee238a6bc",
+                             "--opc", "cd63cb71954a9f4e48a5994e37a02baf", "--ipsec",
+                             "--pcscf", f"127.0.0.1:{ports.sip['pcscf']}"],
+                            capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
+        assert ue.returncode == 1
+        assert "!! registration failed: 420 Bad Extension" in ue.stdout
+        assert "the P-CSCF does not do sec-agree" in ue.stdout
     finally:
         core.stop()
     assert "answered 420" in core.output() + core.errors()
