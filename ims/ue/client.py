@@ -49,6 +49,7 @@ from ims.sip.events import Peer, Timeout
 from ims.sip.message import Request, Response, build_request, make_response
 from ims.sip.transaction import DEFAULT_TIMERS, Timers
 from ims.transport.config import ListenSpec
+from ims.transport.rules import format_host, host_family
 from ims.transport.stack import ClientResult, ServerTransactionHandle, SipStack
 from ims.ue.isim import AkaStatus, Isim
 from ims.ue.register import (
@@ -286,7 +287,8 @@ class UserEquipment:
         """Our Via/Contact address: port_us with IPsec (TS 24.229 §5.1.1.2), else the listener."""
         if self.sec is not None:
             return self.config.local_host, self.sec.port_us
-        return self.stack.transport.local_address(self.config.transport)
+        return self.stack.transport.local_address(self.config.transport,
+                                                  host_family(self.config.local_host))
 
     def _gate(self, peer: Peer) -> bool:
         """Admit on a protected port only the P-CSCF's flows of a live SA set (TS 33.203 §7.1).
@@ -313,7 +315,7 @@ class UserEquipment:
         host, port = self.local
         user = self.config.impi.split("@", 1)[0]
         suffix = ";transport=tcp" if self.config.transport == "tcp" else ""
-        return f"sip:{user}@{host}:{port}{suffix}"
+        return f"sip:{user}@{format_host(host)}:{port}{suffix}"
 
     @property
     def pcscf(self) -> Peer:
@@ -468,7 +470,7 @@ class UserEquipment:
         req = build_subscribe(
             self.ue, service_routes=routes, call_id=sub.call_id, from_tag=sub.local_tag,
             cseq=self._cseq, branch=f"z9hG4bK{secrets.token_hex(8)}", contact=self.contact,
-            transport=self.config.transport, host=host, port=port, expires=expires,
+            transport=self.config.transport, host=format_host(host), port=port, expires=expires,
             to_tag=sub.remote_tag,
         )
         self._step(f"-> SUBSCRIBE {req.uri} (Event: reg, Expires {expires})")
@@ -491,7 +493,7 @@ class UserEquipment:
         routes = binding.service_routes if binding is not None else ()
         host, port = self.local
         fields = [
-            ("Via", via_value(self.config.transport, host, port,
+            ("Via", via_value(self.config.transport, format_host(host), port,
                               f"z9hG4bK{secrets.token_hex(8)}")),
             ("Max-Forwards", "70"),
             *(("Route", route) for route in routes),
