@@ -10,11 +10,13 @@ Two network namespaces joined by a veth pair (docs/kernel-tests.md):
   UE) and :data:`PROBE` (a bare-socket client that never gets SAs installed
   on its side).
 
-No ARP (static neighbours) and no IPv6 (disabled before the link exists), so
-every packet on the veth belongs to a test exchange. Processes inside a
-namespace are started with ``ip netns exec``; everything reaching the core's
-loopback-only services (REST API, management endpoints) runs there too.
-Every wait has an upper bound.
+No ARP (static neighbours) and, by default, no IPv6 (disabled before the link
+exists), so every packet on the veth belongs to a test exchange. A lab with
+``ipv6=True`` keeps IPv6 and adds :data:`UE1_V6` and the P-CSCF's
+``ipv6_host`` :data:`PCSCF_V6` (``nodad``: usable at once; static neighbours
+too). Processes inside a namespace are started with ``ip netns exec``;
+everything reaching the core's loopback-only services (REST API, management
+endpoints) runs there too. Every wait has an upper bound.
 """
 
 from __future__ import annotations
@@ -41,9 +43,13 @@ AGENT = str(Path(__file__).resolve().parent / "ipsec_ue_agent.py")
 
 UE1, PCSCF, UE2, PROBE = "10.99.0.1", "10.99.0.2", "10.99.0.3", "10.99.0.4"
 UE_ADDRESSES = (UE1, UE2, PROBE)
+UE1_V6, PCSCF_V6 = "fd00:99::1", "fd00:99::2"
 SIP_PORT = 5060
 PORT_S, PORT_C, POOL_SIZE = 5100, 6100, 2  # [pcscf] ipsec_port_s, ipsec_port_c, ipsec_pool_size
 REST_PORT = 8080
+#: A UE source port used for the unprotected datagram (excluded from the capture check).
+CLEAR_PORT = 40999
+ESP = 50
 TOKEN = "ims-lab-token-change-me"
 DOMAIN = "ims.mnc001.mcc001.3gppnetwork.org"
 #: TS 35.208 test set 1.
@@ -88,33 +94,40 @@ class Lab:
     core: str
     ue_dev: str = "vi-ue"
     core_dev: str = "vi-core"
+    ipv6: bool = False
+    """Keep IPv6 in both namespaces and add :data:`UE1_V6` and :data:`PCSCF_V6`."""
 
     def create(self) -> None:
-        for module in ("esp4", "xfrm_user", "veth"):
+        modules = ("esp4", "xfrm_user", "veth") + (("ipv6", "esp6") if self.ipv6 else ())
+        for module in modules:
             sh("modprobe", module)
         for ns in (self.ue, self.core):
             sh("ip", "netns", "add", ns)
-            if os.path.exists("/proc/sys/net/ipv6"):
+            if os.path.exists("/proc/sys/net/ipv6") and not self.ipv6:
                 sh("ip", "netns", "exec", ns, "sysctl", "-qw",
                    "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
         sh("ip", "link", "add", self.ue_dev, "netns", self.ue, "type", "veth", "peer", "name",
            self.core_dev, "netns", self.core)
-        for ns, dev, addrs in ((self.ue, self.ue_dev, UE_ADDRESSES),
-                               (self.core, self.core_dev, (PCSCF,))):
+        for ns, dev, addrs, addrs_v6 in ((self.ue, self.ue_dev, UE_ADDRESSES, (UE1_V6,)),
+                                         (self.core, self.core_dev, (PCSCF,), (PCSCF_V6,))):
             for addr in addrs:
                 sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
+            for addr in addrs_v6 if self.ipv6 else ():
+                sh("ip", "-n", ns, "-6", "addr", "add", f"{addr}/64", "dev", dev, "nodad")
             sh("ip", "-n", ns, "link", "set", dev, "up")
         self._static_neighbours()
 
     def _static_neighbours(self) -> None:
         macs = {ns: json.loads(sh("ip", "-n", ns, "-j", "link", "show", dev))[0]["address"]
                 for ns, dev in ((self.ue, self.ue_dev), (self.core, self.core_dev))}
-        for addr in UE_ADDRESSES:
+        ue_addresses = UE_ADDRESSES + ((UE1_V6,) if self.ipv6 else ())
+        for addr in ue_addresses:
             sh("ip", "-n", self.core, "neigh", "replace", addr, "lladdr", macs[self.ue], "dev",
                self.core_dev, "nud", "permanent")
-        sh("ip", "-n", self.ue, "neigh", "replace", PCSCF, "lladdr", macs[self.core], "dev",
-           self.ue_dev, "nud", "permanent")
+        for addr in (PCSCF, PCSCF_V6) if self.ipv6 else (PCSCF,):
+            sh("ip", "-n", self.ue, "neigh", "replace", addr, "lladdr", macs[self.core], "dev",
+               self.ue_dev, "nud", "permanent")
 
     def destroy(self) -> None:
         for ns in (self.ue, self.core):
@@ -129,11 +142,15 @@ class Lab:
 
 
 # -- the core ---------------------------------------------------------------------------------
-def core_config(workdir: Path) -> str:
-    """ims-cli's overlay: P-CSCF on the veth with IPsec required, the rest on loopback."""
+def core_config(workdir: Path, ipv6_host: str | None = None) -> str:
+    """ims-cli's overlay: P-CSCF on the veth with IPsec required, the rest on loopback.
+
+    With ``ipv6_host`` the P-CSCF listens there too, protected ports included.
+    """
+    v6 = [f'ipv6_host = "{ipv6_host}"'] if ipv6_host else []
     return "\n".join([
         "[logging]", 'level = "info"', "",
-        "[pcscf]", f'host = "{PCSCF}"', f"port = {SIP_PORT}", 'ipsec = "required"',
+        "[pcscf]", f'host = "{PCSCF}"', *v6, f"port = {SIP_PORT}", 'ipsec = "required"',
         f"ipsec_port_s = {PORT_S}", f"ipsec_port_c = {PORT_C}", f"ipsec_pool_size = {POOL_SIZE}",
         f'esp_keys_file = "{workdir / "esp_sa"}"', "",
         "[hss]", f"rest_port = {REST_PORT}", 'store_url = "sqlite:///var/hss.sqlite"', "",
@@ -154,7 +171,7 @@ class Core:
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "var").mkdir(exist_ok=True)
-        self.config.write_text(core_config(self.workdir))
+        self.config.write_text(core_config(self.workdir, PCSCF_V6 if self.lab.ipv6 else None))
         with self.out.open("wb") as out, self.err.open("wb") as err:
             self.process = subprocess.Popen(
                 ["ip", "netns", "exec", self.lab.core, IMS_CLI, "run", "--config",
@@ -268,6 +285,52 @@ def icv_valid(esp: bytes, auth: str, key: bytes) -> bool:
     return hmac.compare_digest(hmac.new(key, esp[:-12], digest).digest()[:12], esp[-12:])
 
 
+def msisdn_impu(sub: Subscriber) -> str:
+    return f"sip:+{sub.msisdn}@{DOMAIN}"
+
+
+# -- reading both ends -------------------------------------------------------------------------
+def sas_of(lab: Lab, netns: str, host: str) -> list[SaState]:
+    """The SAs of ``netns`` with ``host`` at either end."""
+    return [sa for sa in lab.sas(netns) if host in (sa.src, sa.dst)]
+
+
+def settled(lab: Lab, host: str) -> tuple[list[SaState], list[SaState]]:
+    """Both ends' SAs of ``host`` once their packet counters agree (bounded)."""
+    deadline = time.monotonic() + 5
+    while True:
+        ue_side, core_side = sas_of(lab, lab.ue, host), sas_of(lab, lab.core, host)
+        counts = ({sa.spi: sa.cur_packets for sa in ue_side},
+                  {sa.spi: sa.cur_packets for sa in core_side})
+        if counts[0] == counts[1] or time.monotonic() > deadline:
+            return ue_side, core_side
+        time.sleep(0.2)
+
+
+def ue_status(core: Core, host: str) -> list[dict[str, Any]]:
+    """The P-CSCF's ``/status`` SA rows of one UE address."""
+    ues: list[dict[str, Any]] = core.process_status("pcscf")["ipsec"]["ues"]
+    return [row for entry in ues if entry["ue"] == host for row in entry["sas"]]
+
+
+def clear_text(rows: list[dict[str, Any]], ue: str, pcscf: str = PCSCF) -> list[dict[str, Any]]:
+    """UDP/TCP packets between ``ue`` and ``pcscf`` after their first ESP packet.
+
+    The datagram sent on purpose without ESP (from :data:`CLEAR_PORT`) is left out.
+    """
+    between = [row for row in rows if {row.get("src"), row.get("dst")} == {ue, pcscf}]
+    first_esp = next((i for i, row in enumerate(between) if row["proto"] == ESP), None)
+    assert first_esp is not None, f"no ESP packet between {ue} and {pcscf}: {between}"
+    return [row for row in between[first_esp:] if row["proto"] != ESP
+            and CLEAR_PORT not in (row.get("sport"), row.get("dport"))]
+
+
+def timeline(rows: list[dict[str, Any]], host: str) -> str:
+    """The packets between ``host`` and the P-CSCF, one a line (ESP bytes left out)."""
+    return "\n".join(str({key: value for key, value in row.items() if key != "esp"})
+                     for row in rows if host in (row.get("src"), row.get("dst")))
+
+
 # -- capture ----------------------------------------------------------------------------------
 CAPTURE = r"""
 import json, os, socket, struct, sys, time
@@ -282,22 +345,30 @@ while time.monotonic() < deadline and not os.path.exists(stop):
         frame, addr = s.recvfrom(65535)
     except TimeoutError:
         continue
-    if struct.unpack("!H", frame[12:14])[0] != 0x0800:
-        rows.append({"ethertype": struct.unpack("!H", frame[12:14])[0]}); continue
+    ethertype = struct.unpack("!H", frame[12:14])[0]
     ip = frame[14:]
-    ihl = (ip[0] & 15) * 4
-    row = {"proto": ip[9], "src": socket.inet_ntoa(ip[12:16]), "dst": socket.inet_ntoa(ip[16:20]),
-           "len": struct.unpack("!H", ip[2:4])[0], "out": addr[2] == socket.PACKET_OUTGOING}
+    if ethertype == 0x0800:
+        ihl = (ip[0] & 15) * 4
+        row = {"proto": ip[9], "src": socket.inet_ntoa(ip[12:16]),
+               "dst": socket.inet_ntoa(ip[16:20]), "len": struct.unpack("!H", ip[2:4])[0]}
+    elif ethertype == 0x86DD:  # IPv6: the next header of the fixed header (no extensions here)
+        ihl = 40
+        row = {"proto": ip[6], "src": socket.inet_ntop(socket.AF_INET6, ip[8:24]),
+               "dst": socket.inet_ntop(socket.AF_INET6, ip[24:40]),
+               "len": 40 + struct.unpack("!H", ip[4:6])[0]}
+    else:
+        rows.append({"ethertype": ethertype}); continue
+    row["out"] = addr[2] == socket.PACKET_OUTGOING
     row["t"] = round(time.monotonic(), 3)
-    if ip[9] in (6, 17):
+    if row["proto"] in (6, 17):
         row["sport"], row["dport"] = struct.unpack("!HH", ip[ihl:ihl + 4])
-    if ip[9] == 17:
+    if row["proto"] == 17:
         row["payload"] = row["len"] - ihl - 8
-    if ip[9] == 6:
+    if row["proto"] == 6:
         row["payload"] = row["len"] - ihl - (ip[ihl + 12] >> 4) * 4
         row["flags"] = "".join(n for n, bit in zip("FSRPAU", (1, 2, 4, 8, 16, 32))
                                if ip[ihl + 13] & bit)
-    elif ip[9] == 50:
+    elif row["proto"] == 50:
         row["spi"] = struct.unpack("!I", ip[ihl:ihl + 4])[0]
         row["esp"] = ip[ihl:row["len"]].hex()
     rows.append(row)

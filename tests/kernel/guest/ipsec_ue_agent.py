@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ims.sip.message import Response, parse_message
+from ims.transport.rules import bare_host, format_host, host_family
 from ims.ue.register import UeState, build_register
 
 DOMAIN = "ims.mnc001.mcc001.3gppnetwork.org"
@@ -41,12 +42,13 @@ def emit(**values: Any) -> None:
 
 
 def hostport(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[IPV6]:PORT`` -> (bare host, port)."""
     host, _, port = text.rpartition(":")
-    return host, int(port)
+    return bare_host(host), int(port)
 
 
 def probe(args: argparse.Namespace) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    with socket.socket(host_family(args.host), socket.SOCK_DGRAM) as sock:
         sock.bind((args.host, 0))
         port = sock.getsockname()[1]
         ue = UeState(args.impi, args.impu, DOMAIN, f"urn:uuid:{secrets.token_hex(16)}",
@@ -54,7 +56,7 @@ def probe(args: argparse.Namespace) -> None:
         req = build_register(ue, expires=600, call_id=f"{secrets.token_hex(8)}@{args.host}",
                              cseq=1, branch=f"z9hG4bK{secrets.token_hex(8)}",
                              from_tag=secrets.token_hex(4),
-                             contact=f"sip:{args.impi.split('@')[0]}@{args.host}:{port}",
+                             contact=f"sip:{args.impi.split('@')[0]}@{format_host(args.host)}:{port}",
                              transport="udp")
         req.add("Require", "sec-agree")
         req.add("Proxy-Require", "sec-agree")
@@ -75,13 +77,14 @@ def probe(args: argparse.Namespace) -> None:
 
 
 def clear(args: argparse.Namespace) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    with socket.socket(host_family(args.host), socket.SOCK_DGRAM) as sock:
         sock.bind((args.host, args.port))
         host, port = hostport(args.to)
-        text = (f"OPTIONS sip:{host}:{port} SIP/2.0\r\n"
-                f"Via: SIP/2.0/UDP {args.host}:{args.port};branch=z9hG4bK{secrets.token_hex(8)}"
+        text = (f"OPTIONS sip:{format_host(host)}:{port} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {format_host(args.host)}:{args.port};"
+                f"branch=z9hG4bK{secrets.token_hex(8)}"
                 ";rport\r\nMax-Forwards: 70\r\nFrom: <sip:clear@guest.test>;tag=c1\r\n"
-                f"To: <sip:{host}>\r\nCall-ID: {secrets.token_hex(8)}@guest\r\n"
+                f"To: <sip:{format_host(host)}>\r\nCall-ID: {secrets.token_hex(8)}@guest\r\n"
                 "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
         sock.sendto(text.encode(), (host, port))
         sock.settimeout(args.wait)

@@ -15,14 +15,13 @@ after its deregistration. One core serves the module; every wait is bounded.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from ipsec_lab import (
-    DOMAIN,
+    CLEAR_PORT,
+    ESP,
     OPC,
     PCSCF,
     POOL_SIZE,
@@ -39,22 +38,24 @@ from ipsec_lab import (
     Lab,
     Subscriber,
     agent,
+    clear_text,
     esp_keys,
     icv_valid,
+    msisdn_impu,
     provision,
+    sas_of,
+    settled,
+    timeline,
+    ue_status,
     wait_until,
 )
 
-from ims.ipsec.xfrm import SaState
 from ims.sip.headers.security import parse_security_mechanisms
 
 PCSCF_SIP = f"{PCSCF}:{SIP_PORT}"
 ALGORITHMS = [("hmac-sha-1-96", "aes-cbc"), ("hmac-md5-96", "null")]
 #: The protected port pools.
 PROTECTED = set(range(PORT_S, PORT_S + POOL_SIZE)) | set(range(PORT_C, PORT_C + POOL_SIZE))
-#: A UE source port used for the unprotected datagram (excluded from the capture check).
-CLEAR_PORT = 40999
-ESP = 50
 
 
 @pytest.fixture(scope="module")
@@ -91,15 +92,6 @@ _subscribers = iter(range(1, 1000))
 
 def subscriber(core: Core) -> Subscriber:
     return provision(core, next(_subscribers))
-
-
-def sas_of(lab: Lab, netns: str, host: str) -> list[SaState]:
-    """The SAs of ``netns`` with ``host`` at either end."""
-    return [sa for sa in lab.sas(netns) if host in (sa.src, sa.dst)]
-
-
-def msisdn_impu(sub: Subscriber) -> str:
-    return f"sip:+{sub.msisdn}@{DOMAIN}"
 
 
 # -- what works with the core alone ---------------------------------------------------------
@@ -145,39 +137,9 @@ def ue_args(sub: Subscriber, host: str, alg: str, ealg: str, *extra: str) -> lis
             "--k", K, "--opc", OPC, "--alg", alg, "--ealg", ealg, *extra]
 
 
-def clear_text(rows: list[dict[str, Any]], ue: str) -> list[dict[str, Any]]:
-    """UDP/TCP packets between ``ue`` and the P-CSCF after their first ESP packet.
-
-    The datagram sent on purpose without ESP (from :data:`CLEAR_PORT`) is left out.
-    """
-    between = [row for row in rows if {row.get("src"), row.get("dst")} == {ue, PCSCF}]
-    first_esp = next((i for i, row in enumerate(between) if row["proto"] == ESP), None)
-    assert first_esp is not None, f"no ESP packet between {ue} and {PCSCF}: {between}"
-    return [row for row in between[first_esp:] if row["proto"] != ESP
-            and CLEAR_PORT not in (row.get("sport"), row.get("dport"))]
-
-
-def ue_status(core: Core, host: str) -> list[dict[str, Any]]:
-    """The P-CSCF's ``/status`` SA rows of one UE address."""
-    ues: list[dict[str, Any]] = core.process_status("pcscf")["ipsec"]["ues"]
-    return [row for entry in ues if entry["ue"] == host for row in entry["sas"]]
-
-
 def dropped_unprotected(core: Core) -> int:
     counters: dict[str, float] = core.process_status("pcscf")["counters"]
     return int(counters["sip_dropped_unprotected"])
-
-
-def settled(lab: Lab, host: str) -> tuple[list[SaState], list[SaState]]:
-    """Both ends' SAs of ``host`` once their packet counters agree (bounded)."""
-    deadline = time.monotonic() + 5
-    while True:
-        ue_side, core_side = sas_of(lab, lab.ue, host), sas_of(lab, lab.core, host)
-        counts = ({sa.spi: sa.cur_packets for sa in ue_side},
-                  {sa.spi: sa.cur_packets for sa in core_side})
-        if counts[0] == counts[1] or time.monotonic() > deadline:
-            return ue_side, core_side
-        time.sleep(0.2)
 
 
 @pytest.mark.parametrize(("alg", "ealg"), ALGORITHMS)
@@ -268,9 +230,3 @@ def test_two_ues_register_and_message_over_esp(lab: Lab, core: Core, workdir: Pa
     #    every packet of these flows is ESP; the connections must close before their SAs go)
     for host in (UE1, UE2):
         assert clear_text(rows, host) == [], timeline(rows, host)
-
-
-def timeline(rows: list[dict[str, Any]], host: str) -> str:
-    """The packets between ``host`` and the P-CSCF, one a line (ESP bytes left out)."""
-    return "\n".join(str({key: value for key, value in row.items() if key != "esp"})
-                     for row in rows if host in (row.get("src"), row.get("dst")))
