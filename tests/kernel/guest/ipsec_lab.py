@@ -29,7 +29,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -243,6 +244,37 @@ class Core:
             raise AssertionError(f"REST {method} {path}: {done.stderr}")
         status, text = json.loads(done.stdout)
         return int(status), json.loads(text)
+
+
+@contextmanager
+def lab_up(ue_ns: str, core_ns: str, *, ipv6: bool = False) -> Iterator[Lab]:
+    """The two namespaces and their veth for a module of tests; gone afterwards."""
+    lab = Lab(ue_ns, core_ns, ipv6=ipv6)
+    try:
+        lab.create()
+        yield lab
+    finally:
+        lab.destroy()
+
+
+@contextmanager
+def core_up(lab: Lab, folder: Path) -> Iterator[Core]:
+    """``ims-cli run`` in the lab's core namespace until the block ends (its log tail printed)."""
+    process = Core(lab, folder)
+    process.start()
+    try:
+        process.wait_up()
+        yield process
+    finally:
+        process.stop()
+        print(f"--- core log (tail) ---\n{process.log()[-8000:]}")
+
+
+def workdir_for(name: str) -> Path:
+    """A fresh working folder on the guest's tmpfs."""
+    folder = Path(f"/tmp/{name}-{os.getpid()}")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @dataclass(frozen=True)

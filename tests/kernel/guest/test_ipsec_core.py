@@ -39,8 +39,10 @@ from ipsec_lab import (
     Subscriber,
     agent,
     clear_text,
+    core_up,
     esp_keys,
     icv_valid,
+    lab_up,
     msisdn_impu,
     provision,
     sas_of,
@@ -48,6 +50,7 @@ from ipsec_lab import (
     timeline,
     ue_status,
     wait_until,
+    workdir_for,
 )
 
 from ims.sip.headers.security import parse_security_mechanisms
@@ -60,31 +63,19 @@ PROTECTED = set(range(PORT_S, PORT_S + POOL_SIZE)) | set(range(PORT_C, PORT_C + 
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    lab = Lab(f"ue{os.getpid()}", f"core{os.getpid()}")
-    try:
-        lab.create()
-        yield lab
-    finally:
-        lab.destroy()
+    with lab_up(f"ue{os.getpid()}", f"core{os.getpid()}") as up:
+        yield up
 
 
 @pytest.fixture(scope="module")
 def workdir() -> Path:
-    folder = Path(f"/tmp/ims-ipsec-{os.getpid()}")  # a tmpfs in the guest
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return workdir_for("ims-ipsec")  # a tmpfs in the guest
 
 
 @pytest.fixture(scope="module")
 def core(lab: Lab, workdir: Path) -> Iterator[Core]:
-    process = Core(lab, workdir / "core")
-    process.start()
-    try:
-        process.wait_up()
-        yield process
-    finally:
-        process.stop()
-        print(f"--- core log (tail) ---\n{process.log()[-8000:]}")
+    with core_up(lab, workdir / "core") as up:
+        yield up
 
 
 _subscribers = iter(range(1, 1000))

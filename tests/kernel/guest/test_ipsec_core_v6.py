@@ -30,6 +30,8 @@ from ipsec_lab import (
     K,
     Lab,
     clear_text,
+    core_up,
+    lab_up,
     msisdn_impu,
     provision,
     sas_of,
@@ -37,6 +39,7 @@ from ipsec_lab import (
     timeline,
     ue_status,
     wait_until,
+    workdir_for,
 )
 
 ALG, EALG = "hmac-sha-1-96", "aes-cbc"
@@ -44,31 +47,19 @@ ALG, EALG = "hmac-sha-1-96", "aes-cbc"
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    lab = Lab(f"ue6-{os.getpid()}", f"core6-{os.getpid()}", ipv6=True)
-    try:
-        lab.create()
-        yield lab
-    finally:
-        lab.destroy()
+    with lab_up(f"ue6-{os.getpid()}", f"core6-{os.getpid()}", ipv6=True) as up:
+        yield up
 
 
 @pytest.fixture(scope="module")
 def workdir() -> Path:
-    folder = Path(f"/tmp/ims-ipsec-v6-{os.getpid()}")  # a tmpfs in the guest
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return workdir_for("ims-ipsec-v6")  # a tmpfs in the guest
 
 
 @pytest.fixture(scope="module")
 def core(lab: Lab, workdir: Path) -> Iterator[Core]:
-    process = Core(lab, workdir / "core")
-    process.start()
-    try:
-        process.wait_up()
-        yield process
-    finally:
-        process.stop()
-        print(f"--- core log (tail) ---\n{process.log()[-8000:]}")
+    with core_up(lab, workdir / "core") as up:
+        yield up
 
 
 def test_ipv6_ue_registers_and_messages_itself_over_esp(lab: Lab, core: Core,
