@@ -29,8 +29,9 @@ from ims.transport.stack import SipStack
 
 from .ipsec import IpsecSecAgree, IpsecStatus, IpsecUnavailable, probe, select_sec_agree
 from .router import SEC_AGREE, PcscfSettings, path_value
-from .secagree import ProtectedPortPool, SecAgreeResources
+from .secagree import ProtectedPortPool
 from .service import PcscfService
+from .sessions import SecAgreeResources
 
 logger = logging.getLogger(__name__)
 

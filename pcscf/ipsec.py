@@ -12,7 +12,7 @@ Modes (``[pcscf] ipsec``)
       P-CSCF refuses to start.
 
 :class:`IpsecSecAgree` is the adapter between the pure per-UE machines of
-:mod:`pcscf.secagree` and an :class:`~ims.ipsec.xfrm.XfrmPort`:
+:mod:`pcscf.sessions` and an :class:`~ims.ipsec.xfrm.XfrmPort`:
 
 1. ``check_register``: an unprotected REGISTER's Security-Client is taken
    (494 if unusable); a REGISTER from the UE's port-c of a live SA set is the
@@ -46,7 +46,7 @@ from ims.sip.headers.option import contact_expiry, requires
 from ims.sip.message import Request, Response, make_response
 from ims.transport.rules import bare_host, rewrite_top_via
 
-from . import flows
+from . import flows, sessions
 from . import secagree as sa
 from .ipsec_ops import EspKeysFile, sa_rows
 from .router import SEC_AGREE, SecAgreeUnavailable
@@ -102,7 +102,7 @@ def require_usable(status: IpsecStatus) -> None:
                status.kernel_esp, status.reason)
 
 
-def select_sec_agree(status: IpsecStatus, resources: sa.SecAgreeResources,
+def select_sec_agree(status: IpsecStatus, resources: sessions.SecAgreeResources,
                      xfrm: Callable[[], XfrmPort], keys_file: str = ""
                      ) -> IpsecSecAgree | NoIpsec:
     """The sec-agree step for the probed mode (see the module docstring).
@@ -171,7 +171,7 @@ class IpsecSecAgree:
         clock: monotonic seconds.
     """
 
-    def __init__(self, resources: sa.SecAgreeResources, xfrm: XfrmPort, *,
+    def __init__(self, resources: sessions.SecAgreeResources, xfrm: XfrmPort, *,
                  required: bool = False, keys_file: EspKeysFile | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.res = resources
@@ -179,7 +179,7 @@ class IpsecSecAgree:
         self.required = required
         self.keys_file = keys_file
         self.clock = clock
-        self.sessions: dict[str, sa.SecAgreeSession] = {}
+        self.sessions: dict[str, sessions.SecAgreeSession] = {}
         self.installed: dict[str, XfrmSpec] = {}
         self.counters = _Counters().values
         #: Closes the TCP connections of a set's flows, returning how many (the app's
@@ -218,7 +218,7 @@ class IpsecSecAgree:
         if not req.has("security-client"):
             return self._plain(req)
         session = session or self.sessions.setdefault(
-            source.host, sa.SecAgreeSession(source.host, self.res))
+            source.host, sessions.SecAgreeSession(source.host, self.res))
         refusal = session.receive_register(req, None)
         if refusal is None:
             _forward(req, protected=False)
@@ -338,7 +338,7 @@ class IpsecSecAgree:
         sa.strip_sec_agree(req)
         return None
 
-    def _protected(self, req: Request, session: sa.SecAgreeSession,
+    def _protected(self, req: Request, session: sessions.SecAgreeSession,
                    local_port: int) -> Response | None:
         refusal = session.receive_register(req, local_port)
         if refusal is not None:
@@ -351,11 +351,11 @@ class IpsecSecAgree:
         _forward(req, protected=True)
         return None
 
-    def _run(self, actions: Sequence[sa.PlanAction]) -> bool:
+    def _run(self, actions: Sequence[sessions.PlanAction]) -> bool:
         """Apply plan actions to the kernel; False when an install failed (it is undone)."""
         ok = True
         for action in actions:
-            if isinstance(action, sa.InstallPlan):
+            if isinstance(action, sessions.InstallPlan):
                 ok = self._install(action.plan) and ok
             else:
                 self._remove(action.plan)

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hostnet import ip
 from pcscf_messages import UE, challenge, ok, register
 
 from ims.ipsec.xfrm import Direction, FakeXfrm, NetlinkXfrm, SaSpec, XfrmError, XfrmSpec
@@ -21,7 +18,8 @@ from pcscf import ipsec
 from pcscf.app import protected_specs
 from pcscf.ipsec_ops import EspKeysFile, esp_sa_line
 from pcscf.router import SecAgreeUnavailable
-from pcscf.secagree import ProtectedPortPool, SecAgreeResources
+from pcscf.secagree import ProtectedPortPool
+from pcscf.sessions import SecAgreeResources
 
 PCSCF = "10.45.0.1"
 SEC_CLIENT = ("Security-Client: ipsec-3gpp;alg=hmac-sha-1-96;ealg=aes-cbc;spi-c=3001;"
@@ -247,20 +245,6 @@ def test_keys_file_follows_the_sas(tmp_path: Path) -> None:
 
 
 # -- host kernel: the adapter's policies in a namespace ------------------------------
-def ip(*args: str) -> str:
-    return subprocess.run(["ip", *args], check=True, capture_output=True, text=True).stdout
-
-
-@pytest.fixture()
-def netns() -> Iterator[str]:
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("network namespaces need root and iproute2")
-    name = f"ims-ipsec-unit-{os.getpid()}"
-    ip("netns", "add", name)
-    try:
-        yield name
-    finally:
-        ip("netns", "del", name)
 
 
 def test_adapter_policies_land_in_a_namespace(netns: str) -> None:

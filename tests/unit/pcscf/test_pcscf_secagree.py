@@ -15,15 +15,11 @@ from pcscf.flows import Arrival, classify_arrival, request_route
 from pcscf.secagree import (
     DEFAULT_PREFERENCE,
     REQID_BASE,
-    InstallPlan,
     Offer,
     PoolExhausted,
     ProtectedPortPool,
-    RemovePlan,
     ReqidAllocator,
     SecAgreeError,
-    SecAgreeResources,
-    SecAgreeSession,
     SpiAllocator,
     XfrmPlan,
     add_security_server,
@@ -37,6 +33,7 @@ from pcscf.secagree import (
     read_security_client,
     strip_sec_agree,
 )
+from pcscf.sessions import InstallPlan, RemovePlan, SecAgreeResources, SecAgreeSession
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "ts33203" / "esp_keys.txt"
 UE_HOST, PCSCF_HOST = "10.45.0.2", "10.45.0.1"

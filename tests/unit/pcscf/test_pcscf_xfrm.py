@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import os
-import shutil
 import socket
 import struct
-import subprocess
-from collections.abc import Iterator
 
 import pytest
+from hostnet import ip
 
 from ims.ipsec.netlink import (
     XFRM_INF,
@@ -163,20 +160,6 @@ def test_fake_xfrm_records_plans() -> None:
 # --- policies in a network namespace on the host kernel ------------------
 
 
-def ip(*args: str) -> str:
-    return subprocess.run(["ip", *args], check=True, capture_output=True, text=True).stdout
-
-
-@pytest.fixture()
-def netns() -> Iterator[str]:
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("network namespaces need root and iproute2")
-    name = f"ims-xfrm-unit-{os.getpid()}"
-    ip("netns", "add", name)
-    try:
-        yield name
-    finally:
-        ip("netns", "del", name)
 
 
 def ue_plan(owner: str, ue: str, reqid: int) -> XfrmSpec:

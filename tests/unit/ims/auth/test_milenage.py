@@ -19,44 +19,44 @@ def test_all_twenty_sets_loaded() -> None:
 
 
 @pytest.fixture(params=TEST_SETS, ids=lambda t: f"set{t.number}")
-def test_set(request: pytest.FixtureRequest) -> MilenageTestSet:
+def milenage_set(request: pytest.FixtureRequest) -> MilenageTestSet:
     value: MilenageTestSet = request.param
     return value
 
 
-def test_opc(test_set: MilenageTestSet) -> None:
-    assert compute_opc(test_set["K"], test_set["OP"]) == test_set["OPc"]
+def test_opc(milenage_set: MilenageTestSet) -> None:
+    assert compute_opc(milenage_set["K"], milenage_set["OP"]) == milenage_set["OPc"]
 
 
-def test_f1_mac_a(test_set: MilenageTestSet) -> None:
-    m = Milenage(test_set["K"], test_set["OPc"])
-    assert m.f1(test_set["RAND"], test_set["SQN"], test_set["AMF"]) == test_set["f1"]
+def test_f1_mac_a(milenage_set: MilenageTestSet) -> None:
+    m = Milenage(milenage_set["K"], milenage_set["OPc"])
+    assert m.f1(milenage_set["RAND"], milenage_set["SQN"], milenage_set["AMF"]) == milenage_set["f1"]
 
 
-def test_f1_star_mac_s(test_set: MilenageTestSet) -> None:
-    m = Milenage(test_set["K"], test_set["OPc"])
-    assert m.f1_star(test_set["RAND"], test_set["SQN"], test_set["AMF"]) == test_set["f1*"]
+def test_f1_star_mac_s(milenage_set: MilenageTestSet) -> None:
+    m = Milenage(milenage_set["K"], milenage_set["OPc"])
+    assert m.f1_star(milenage_set["RAND"], milenage_set["SQN"], milenage_set["AMF"]) == milenage_set["f1*"]
 
 
-def test_f2_to_f5(test_set: MilenageTestSet) -> None:
-    m = Milenage(test_set["K"], test_set["OPc"])
-    rand = test_set["RAND"]
-    assert m.f2(rand) == test_set["f2"]
-    assert m.f3(rand) == test_set["f3"]
-    assert m.f4(rand) == test_set["f4"]
-    assert m.f5(rand) == test_set["f5"]
-    assert m.f2345(rand) == (test_set["f2"], test_set["f3"], test_set["f4"], test_set["f5"])
+def test_f2_to_f5(milenage_set: MilenageTestSet) -> None:
+    m = Milenage(milenage_set["K"], milenage_set["OPc"])
+    rand = milenage_set["RAND"]
+    assert m.f2(rand) == milenage_set["f2"]
+    assert m.f3(rand) == milenage_set["f3"]
+    assert m.f4(rand) == milenage_set["f4"]
+    assert m.f5(rand) == milenage_set["f5"]
+    assert m.f2345(rand) == (milenage_set["f2"], milenage_set["f3"], milenage_set["f4"], milenage_set["f5"])
 
 
-def test_f5_star(test_set: MilenageTestSet) -> None:
-    m = Milenage(test_set["K"], test_set["OPc"])
-    assert m.f5_star(test_set["RAND"]) == test_set["f5*"]
+def test_f5_star(milenage_set: MilenageTestSet) -> None:
+    m = Milenage(milenage_set["K"], milenage_set["OPc"])
+    assert m.f5_star(milenage_set["RAND"]) == milenage_set["f5*"]
 
 
-def test_from_op_equals_opc(test_set: MilenageTestSet) -> None:
-    m = Milenage.from_op(test_set["K"], test_set["OP"])
-    assert m.opc == test_set["OPc"]
-    assert m.f2(test_set["RAND"]) == test_set["f2"]
+def test_from_op_equals_opc(milenage_set: MilenageTestSet) -> None:
+    m = Milenage.from_op(milenage_set["K"], milenage_set["OP"])
+    assert m.opc == milenage_set["OPc"]
+    assert m.f2(milenage_set["RAND"]) == milenage_set["f2"]
 
 
 def test_module_functions_match_class() -> None:

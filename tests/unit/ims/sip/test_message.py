@@ -293,7 +293,9 @@ def test_existing_to_tag_is_kept() -> None:
 
 # -- validation ----------------------------------------------------------------------------
 def test_valid_request_passes() -> None:
-    validate_request(parse_request())
+    req = parse_request()
+    validate_request(req)  # raises SipError on any defect
+    assert (req.method, req.cseq.method, req.max_forwards) == ("INVITE", "INVITE", 70)
 
 
 @pytest.mark.parametrize(
